@@ -1,0 +1,71 @@
+//! `appid-local`: the authorization server on one local port, with an embedded store and a
+//! locally generated signing key. No AWS account needed.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use appid::domain::{BaseUrl, TokenTtl};
+use appid::local::{Options, run};
+use appid::telemetry::{self, LogFormat};
+use clap::Parser;
+
+#[derive(Parser)]
+#[command(version, about)]
+struct Args {
+    /// Address and port to listen on.
+    #[arg(long, env = "APPID_LISTEN", default_value = "127.0.0.1:8080")]
+    listen: SocketAddr,
+    /// Directory for the store, the signing key and the generated admin token.
+    #[arg(long, env = "APPID_DATA_DIR", default_value = ".data")]
+    data_dir: PathBuf,
+    /// Base URL callers reach the server at, when not the listen address (no trailing slash).
+    #[arg(long, env = "APPID_PUBLIC_URL", value_parser = parse_base_url)]
+    public_url: Option<BaseUrl>,
+    /// Lifetime of issued access tokens in seconds (300 to 86400).
+    #[arg(long, env = "APPID_TOKEN_TTL_SECONDS", default_value = "3600", value_parser = parse_ttl)]
+    token_ttl: TokenTtl,
+    /// Write log lines as JSON instead of text.
+    #[arg(long)]
+    json_logs: bool,
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let args = Args::parse();
+    telemetry::init(if args.json_logs {
+        LogFormat::Json
+    } else {
+        LogFormat::Text
+    });
+    let options = Options {
+        listen: args.listen,
+        data_dir: args.data_dir,
+        public_url: args.public_url,
+        token_ttl: args.token_ttl,
+        admin_token: std::env::var("APPID_ADMIN_TOKEN")
+            .ok()
+            .filter(|t| !t.is_empty()),
+    };
+    match run(options).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("appid-local: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn parse_base_url(raw: &str) -> Result<BaseUrl, String> {
+    BaseUrl::parse(raw).map_err(|e| e.to_string())
+}
+
+fn parse_ttl(raw: &str) -> Result<TokenTtl, String> {
+    raw.parse().ok().and_then(TokenTtl::new).ok_or_else(|| {
+        format!(
+            "expected whole seconds from {} to {}",
+            TokenTtl::MIN,
+            TokenTtl::MAX
+        )
+    })
+}

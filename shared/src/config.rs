@@ -1,0 +1,201 @@
+//! Configuration of the Lambda functions, read from the environment once at start into typed
+//! values. Every error names the variable at fault. An empty variable counts as unset, since
+//! CloudFormation cannot omit a variable conditionally.
+
+use crate::domain::{BaseUrl, TokenTtl};
+use crate::http::AdminAuth;
+
+pub const TABLE_NAME: &str = "APPID_TABLE_NAME";
+pub const PUBLIC_URL: &str = "APPID_PUBLIC_URL";
+pub const TOKEN_TTL_SECONDS: &str = "APPID_TOKEN_TTL_SECONDS";
+pub const KMS_KEY_ID: &str = "APPID_KMS_KEY_ID";
+pub const ADMIN_AUTH: &str = "APPID_ADMIN_AUTH";
+pub const ADMIN_TOKEN: &str = "APPID_ADMIN_TOKEN";
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{0} must be set")]
+    Missing(&'static str),
+    #[error("{var} is invalid: {reason}")]
+    Invalid { var: &'static str, reason: String },
+}
+
+/// The management function: registers tenants and apps.
+#[derive(Debug)]
+pub struct ManagementConfig {
+    pub table_name: String,
+    pub public_url: Option<BaseUrl>,
+    pub admin: AdminAuth,
+}
+
+/// The token function: issues tokens and publishes the keys that verify them.
+#[derive(Debug)]
+pub struct TokenConfig {
+    pub table_name: String,
+    pub public_url: Option<BaseUrl>,
+    pub kms_key_id: String,
+    pub token_ttl: TokenTtl,
+}
+
+impl ManagementConfig {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(&env)
+    }
+
+    pub fn from_lookup(lookup: &dyn Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        Ok(Self {
+            table_name: required(lookup, TABLE_NAME)?,
+            public_url: public_url(lookup)?,
+            admin: admin_auth(lookup)?,
+        })
+    }
+}
+
+impl TokenConfig {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(&env)
+    }
+
+    pub fn from_lookup(lookup: &dyn Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        Ok(Self {
+            table_name: required(lookup, TABLE_NAME)?,
+            public_url: public_url(lookup)?,
+            kms_key_id: required(lookup, KMS_KEY_ID)?,
+            token_ttl: token_ttl(lookup)?,
+        })
+    }
+}
+
+/// `APPID_PUBLIC_URL`: where callers reach the server, when it cannot be told from the request
+/// (a custom domain in front of API Gateway, or a local emulator).
+pub fn public_url(lookup: &dyn Fn(&str) -> Option<String>) -> Result<Option<BaseUrl>, ConfigError> {
+    optional(lookup, PUBLIC_URL)
+        .map(|raw| BaseUrl::parse(&raw).map_err(|e| invalid(PUBLIC_URL, e.to_string())))
+        .transpose()
+}
+
+/// `APPID_TOKEN_TTL_SECONDS`, 300 to 86400, default 3600.
+pub fn token_ttl(lookup: &dyn Fn(&str) -> Option<String>) -> Result<TokenTtl, ConfigError> {
+    let Some(raw) = optional(lookup, TOKEN_TTL_SECONDS) else {
+        return Ok(TokenTtl::DEFAULT);
+    };
+    raw.parse().ok().and_then(TokenTtl::new).ok_or_else(|| {
+        let reason = format!(
+            "expected whole seconds from {} to {}",
+            TokenTtl::MIN,
+            TokenTtl::MAX
+        );
+        invalid(TOKEN_TTL_SECONDS, reason)
+    })
+}
+
+/// `APPID_ADMIN_AUTH=iam` trusts API Gateway's IAM authorizer; otherwise (or with `token`)
+/// `APPID_ADMIN_TOKEN` must hold the bearer token callers present.
+pub fn admin_auth(lookup: &dyn Fn(&str) -> Option<String>) -> Result<AdminAuth, ConfigError> {
+    match optional(lookup, ADMIN_AUTH).as_deref() {
+        Some("iam") => Ok(AdminAuth::Iam),
+        None | Some("token") => {
+            let token = required(lookup, ADMIN_TOKEN)?;
+            AdminAuth::token(&token).map_err(|e| invalid(ADMIN_TOKEN, e.to_string()))
+        }
+        Some(_) => Err(invalid(ADMIN_AUTH, "expected iam or token".into())),
+    }
+}
+
+fn env(name: &str) -> Option<String> {
+    std::env::var(name).ok()
+}
+
+fn optional(lookup: &dyn Fn(&str) -> Option<String>, var: &'static str) -> Option<String> {
+    lookup(var).filter(|value| !value.is_empty())
+}
+
+fn required(
+    lookup: &dyn Fn(&str) -> Option<String>,
+    var: &'static str,
+) -> Result<String, ConfigError> {
+    optional(lookup, var).ok_or(ConfigError::Missing(var))
+}
+
+fn invalid(var: &'static str, reason: String) -> ConfigError {
+    ConfigError::Invalid { var, reason }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+
+    fn lookup(vars: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let map: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        move |name| map.get(name).cloned()
+    }
+
+    #[test]
+    fn token_config_names_the_missing_variable() {
+        let error = TokenConfig::from_lookup(&lookup(&[(TABLE_NAME, "t")])).err();
+        assert_eq!(
+            error.map(|e| e.to_string()),
+            Some("APPID_KMS_KEY_ID must be set".into())
+        );
+    }
+
+    #[test]
+    fn empty_variables_count_as_unset_and_defaults_apply() {
+        let vars = [
+            (TABLE_NAME, "t"),
+            (KMS_KEY_ID, "k"),
+            (PUBLIC_URL, ""),
+            (TOKEN_TTL_SECONDS, ""),
+        ];
+        let config = TokenConfig::from_lookup(&lookup(&vars)).expect("valid");
+        assert_eq!(config.public_url, None);
+        assert_eq!(config.token_ttl, TokenTtl::DEFAULT);
+    }
+
+    #[test]
+    fn token_ttl_outside_app_ids_range_is_refused() {
+        for bad in ["299", "86401", "ten", "-1"] {
+            let error = token_ttl(&lookup(&[(TOKEN_TTL_SECONDS, bad)])).err();
+            assert!(matches!(
+                error,
+                Some(ConfigError::Invalid {
+                    var: TOKEN_TTL_SECONDS,
+                    ..
+                })
+            ));
+        }
+        let ttl = token_ttl(&lookup(&[(TOKEN_TTL_SECONDS, "86400")])).expect("valid");
+        assert_eq!(ttl.seconds(), 86_400);
+    }
+
+    #[test]
+    fn management_refuses_to_start_without_an_admin_credential() {
+        let missing = admin_auth(&lookup(&[])).err().map(|e| e.to_string());
+        assert_eq!(missing, Some("APPID_ADMIN_TOKEN must be set".into()));
+        let weak = admin_auth(&lookup(&[(ADMIN_TOKEN, "changeme")])).err();
+        assert!(matches!(
+            weak,
+            Some(ConfigError::Invalid {
+                var: ADMIN_TOKEN,
+                ..
+            })
+        ));
+        assert!(matches!(
+            admin_auth(&lookup(&[(ADMIN_AUTH, "iam")])),
+            Ok(AdminAuth::Iam)
+        ));
+        let bad_mode = admin_auth(&lookup(&[(ADMIN_AUTH, "none")])).err();
+        assert!(matches!(
+            bad_mode,
+            Some(ConfigError::Invalid {
+                var: ADMIN_AUTH,
+                ..
+            })
+        ));
+    }
+}

@@ -1,0 +1,34 @@
+//! Types that hold the invariants of the domain. Every value is parsed at the edge of the
+//! service, so nothing past the HTTP mapping re-checks a string.
+
+mod ids;
+mod names;
+mod records;
+mod secret;
+mod url;
+
+pub use ids::{ClientId, InvalidId, TenantId};
+pub use names::{InvalidName, Name};
+pub use records::{App, Tenant};
+pub use secret::{ClientSecret, PresentedSecret, SecretDigest};
+pub use url::{BaseUrl, InvalidBaseUrl};
+
+/// The lifetime of issued access tokens, in seconds: App ID's range of 5 minutes to 1 day.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TokenTtl(u32);
+
+impl TokenTtl {
+    pub const MIN: u32 = 300;
+    pub const MAX: u32 = 86_400;
+    pub const DEFAULT: Self = Self(3_600);
+
+    pub fn new(seconds: u32) -> Option<Self> {
+        (Self::MIN..=Self::MAX)
+            .contains(&seconds)
+            .then_some(Self(seconds))
+    }
+
+    pub fn seconds(self) -> u32 {
+        self.0
+    }
+}

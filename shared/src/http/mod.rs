@@ -1,0 +1,135 @@
+//! The HTTP mapping: parse a request into domain types, call the service, map the result to a
+//! response. The same [`Api`] serves API Gateway through `lambda_http` and the single-port local
+//! server; each entry point only converts its request type and says where callers reach it.
+//!
+//! Routes (App ID's v4 paths):
+//!
+//! | method | path                                      | served by            |
+//! |--------|-------------------------------------------|----------------------|
+//! | POST   | `/management/v4/tenants`                  | management           |
+//! | POST   | `/management/v4/{tenantId}/applications`  | management           |
+//! | POST   | `/oauth/v4/{tenantId}/token`              | token                |
+//! | GET    | `/oauth/v4/{tenantId}/publickeys`         | token                |
+
+mod errors;
+mod management;
+mod oauth;
+mod request;
+mod response;
+
+#[cfg(feature = "aws")]
+pub mod lambda;
+#[cfg(feature = "embedded")]
+pub mod server;
+
+use std::time::Instant;
+
+use bytes::Bytes;
+use http::{Method, Request, Response};
+
+pub use management::{AdminAuth, IamCaller, InvalidAdminToken};
+
+use crate::domain::{BaseUrl, ClientId, TenantId};
+use crate::service::{Management, TokenIssuer};
+use errors::ApiError;
+
+/// Request bodies larger than this are refused with `413` before they are parsed. Every body
+/// this API accepts fits in a few hundred bytes.
+pub const MAX_BODY_BYTES: usize = 16 * 1024;
+
+/// The routes one entry point serves, with the services behind them. A Lambda function holds
+/// only its own half; the local server holds both.
+#[derive(Default)]
+pub struct Api {
+    management: Option<(Management, AdminAuth)>,
+    oauth: Option<TokenIssuer>,
+}
+
+impl Api {
+    /// Serves `/management/...` with `service`, behind `admin` authentication.
+    pub fn with_management(mut self, service: Management, admin: AdminAuth) -> Self {
+        self.management = Some((service, admin));
+        self
+    }
+
+    /// Serves `/oauth/...` with `issuer`.
+    pub fn with_oauth(mut self, issuer: TokenIssuer) -> Self {
+        self.oauth = Some(issuer);
+        self
+    }
+
+    /// Answers one request. `origin` is where the caller reached us; issuer and endpoint URLs
+    /// are built on it. Never fails: every error becomes a response, and the outcome is logged
+    /// once, without credentials, secrets or tokens.
+    pub async fn handle(&self, request: Request<Bytes>, origin: &BaseUrl) -> Response<Bytes> {
+        let started = Instant::now();
+        let mut outcome = Outcome::default();
+        let response = match self.dispatch(&request, origin, &mut outcome).await {
+            Ok(response) => response,
+            Err(error) => {
+                outcome.error = Some(error.code());
+                error.into_response()
+            }
+        };
+        outcome.log(request.method(), &response, started);
+        response
+    }
+
+    async fn dispatch(
+        &self,
+        request: &Request<Bytes>,
+        origin: &BaseUrl,
+        outcome: &mut Outcome,
+    ) -> Result<Response<Bytes>, ApiError> {
+        let path = request.uri().path();
+        let segments: Vec<&str> = path.strip_prefix('/').unwrap_or(path).split('/').collect();
+        match segments.as_slice() {
+            ["management", rest @ ..] => match &self.management {
+                Some((service, admin)) => {
+                    outcome.route = Some("management");
+                    management::handle(service, admin, rest, request, origin, outcome).await
+                }
+                None => Err(ApiError::NotFound),
+            },
+            ["oauth", "v4", tenant, endpoint] => match &self.oauth {
+                Some(issuer) => {
+                    oauth::handle(issuer, tenant, endpoint, request, origin, outcome).await
+                }
+                None => Err(ApiError::NotFound),
+            },
+            _ => Err(ApiError::NotFound),
+        }
+    }
+}
+
+/// What a request did, logged as one structured event when it is answered.
+#[derive(Debug, Default)]
+struct Outcome {
+    route: Option<&'static str>,
+    actor: Option<String>,
+    tenant_id: Option<TenantId>,
+    client_id: Option<ClientId>,
+    jti: Option<uuid::Uuid>,
+    error: Option<&'static str>,
+}
+
+impl Outcome {
+    /// Our own failures are logged at ERROR, with their cause, where they are handled; this
+    /// event records the outcome of every request alike.
+    fn log(&self, method: &Method, response: &Response<Bytes>, started: Instant) {
+        let status = response.status().as_u16();
+        let latency_us = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
+        tracing::info!(
+            route = self.route,
+            method = %method,
+            status,
+            actor = self.actor.as_deref(),
+            tenant_id = self.tenant_id.map(tracing::field::display),
+            client_id = self.client_id.map(tracing::field::display),
+            jti = self.jti.map(tracing::field::display),
+            error = self.error,
+            latency_us,
+            "request"
+        );
+    }
+}

@@ -1,0 +1,184 @@
+//! `/oauth/v4/{tenantId}/...`: the token endpoint (RFC 6749 §4.4) and the tenant's public keys.
+
+use std::borrow::Cow;
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use bytes::Bytes;
+use http::header::{AUTHORIZATION, CACHE_CONTROL, PRAGMA};
+use http::{HeaderValue, Method, Request, Response, StatusCode};
+use serde::Serialize;
+
+use super::Outcome;
+use super::errors::ApiError;
+use super::request::{check_body, only, strip_scheme};
+use super::response::json;
+use crate::domain::{BaseUrl, ClientId, PresentedSecret, TenantId};
+use crate::service::{TokenError, TokenIssuer};
+
+const FORM: &str = "application/x-www-form-urlencoded";
+const GRANT_CLIENT_CREDENTIALS: &str = "client_credentials";
+
+/// Verifiers may cache the key set this long. A key is published longer than this before it
+/// signs anything, so a cached set never misses a current key.
+const PUBLIC_KEYS_CACHE: HeaderValue = HeaderValue::from_static("public, max-age=300");
+
+/// Token request parameters that must appear at most once (RFC 6749 §3.2); others are ignored
+/// as §3.2 requires of unrecognized parameters.
+const SINGLE_PARAMETERS: [&str; 6] = [
+    "grant_type",
+    "scope",
+    "audience",
+    "resource",
+    "client_id",
+    "client_secret",
+];
+
+const NO_CREDENTIALS: &str = "client authentication is required: send HTTP Basic credentials";
+const MALFORMED_CREDENTIALS: &str = "the Authorization header is not valid HTTP Basic credentials";
+const AUTHENTICATION_FAILED: &str = "client authentication failed";
+
+/// RFC 6749 §5.1.
+#[derive(Serialize)]
+struct TokenResponse<'a> {
+    access_token: &'a str,
+    expires_in: u32,
+    token_type: &'static str,
+}
+
+pub(super) async fn handle(
+    issuer: &TokenIssuer,
+    tenant: &str,
+    endpoint: &str,
+    request: &Request<Bytes>,
+    origin: &BaseUrl,
+    outcome: &mut Outcome,
+) -> Result<Response<Bytes>, ApiError> {
+    match endpoint {
+        "token" => {
+            outcome.route = Some("token");
+            only(request, &Method::POST, "POST")?;
+            let tenant_id = parse_tenant(tenant, outcome)?;
+            token(issuer, tenant_id, request, origin, outcome).await
+        }
+        "publickeys" => {
+            outcome.route = Some("publickeys");
+            only(request, &Method::GET, "GET")?;
+            let tenant_id = parse_tenant(tenant, outcome)?;
+            let keys = issuer
+                .public_keys(tenant_id)
+                .await?
+                .ok_or(ApiError::TenantNotFound)?;
+            let mut response = json(StatusCode::OK, &keys);
+            response
+                .headers_mut()
+                .insert(CACHE_CONTROL, PUBLIC_KEYS_CACHE);
+            response.headers_mut().remove(PRAGMA);
+            Ok(response)
+        }
+        _ => Err(ApiError::NotFound),
+    }
+}
+
+/// A path segment that cannot be a tenant id names nothing that could exist.
+fn parse_tenant(segment: &str, outcome: &mut Outcome) -> Result<TenantId, ApiError> {
+    let tenant_id = segment.parse().map_err(|_| ApiError::TenantNotFound)?;
+    outcome.tenant_id = Some(tenant_id);
+    Ok(tenant_id)
+}
+
+/// The request is checked in full before the client is looked up, so malformed requests cost
+/// no store read.
+async fn token(
+    issuer: &TokenIssuer,
+    tenant_id: TenantId,
+    request: &Request<Bytes>,
+    origin: &BaseUrl,
+    outcome: &mut Outcome,
+) -> Result<Response<Bytes>, ApiError> {
+    check_body(request, FORM).map_err(|error| match error {
+        ApiError::UnsupportedMediaType(_) => {
+            ApiError::InvalidRequest(format!("Content-Type must be {FORM}").into())
+        }
+        other => other,
+    })?;
+    check_grant_type(request.body())?;
+    let (client_id, secret) = basic_credentials(request)?;
+    outcome.client_id = client_id;
+    let client_id = client_id.ok_or(ApiError::InvalidClient(AUTHENTICATION_FAILED))?;
+    let issued = issuer
+        .issue(tenant_id, client_id, &secret, origin)
+        .await
+        .map_err(|e| match e {
+            TokenError::InvalidClient => ApiError::InvalidClient(AUTHENTICATION_FAILED),
+            TokenError::Store(e) => e.into(),
+            TokenError::Sign(e) => e.into(),
+        })?;
+    outcome.jti = Some(issued.jti);
+    let body = TokenResponse {
+        access_token: &issued.access_token,
+        expires_in: issued.expires_in,
+        token_type: "Bearer",
+    };
+    Ok(json(StatusCode::OK, &body))
+}
+
+fn check_grant_type(body: &[u8]) -> Result<(), ApiError> {
+    let mut grant_type: Option<Cow<'_, str>> = None;
+    let mut seen = [false; SINGLE_PARAMETERS.len()];
+    for (name, value) in form_urlencoded::parse(body) {
+        let Some(index) = SINGLE_PARAMETERS.iter().position(|p| *p == name) else {
+            continue;
+        };
+        if std::mem::replace(&mut seen[index], true) {
+            let why = format!(
+                "parameter {} must not be repeated",
+                SINGLE_PARAMETERS[index]
+            );
+            return Err(ApiError::InvalidRequest(why.into()));
+        }
+        if name == "grant_type" {
+            grant_type = Some(value);
+        }
+    }
+    match grant_type.as_deref() {
+        None | Some("") => Err(ApiError::InvalidRequest("grant_type is required".into())),
+        Some(GRANT_CLIENT_CREDENTIALS) => Ok(()),
+        Some(_) => Err(ApiError::UnsupportedGrantType),
+    }
+}
+
+/// HTTP Basic client credentials (RFC 6749 §2.3.1): the client id and secret are each
+/// form-urlencoded, joined by `:`, then base64-encoded. A client id that is not a UUID cannot
+/// be ours and is returned as `None`, to fail exactly like an unknown one.
+fn basic_credentials(
+    request: &Request<Bytes>,
+) -> Result<(Option<ClientId>, PresentedSecret), ApiError> {
+    let mut values = request.headers().get_all(AUTHORIZATION).iter();
+    let (Some(value), None) = (values.next(), values.next()) else {
+        return Err(ApiError::InvalidClient(NO_CREDENTIALS));
+    };
+    let malformed = || ApiError::InvalidClient(MALFORMED_CREDENTIALS);
+    let encoded = value
+        .to_str()
+        .ok()
+        .and_then(|v| strip_scheme(v, "Basic"))
+        .ok_or_else(malformed)?;
+    let decoded = STANDARD
+        .decode(encoded.trim_end())
+        .map_err(|_| malformed())?;
+    let text = String::from_utf8(decoded).map_err(|_| malformed())?;
+    let (raw_id, raw_secret) = text.split_once(':').ok_or_else(malformed)?;
+    let client_id = form_decode(raw_id).ok().and_then(|id| id.parse().ok());
+    let secret = form_decode(raw_secret).map_err(|_| malformed())?;
+    Ok((client_id, PresentedSecret::new(secret)))
+}
+
+/// `application/x-www-form-urlencoded` decoding of one value: `+` is a space, `%XX` a byte,
+/// and the bytes must form UTF-8.
+fn form_decode(raw: &str) -> Result<String, std::str::Utf8Error> {
+    let spaced = raw.replace('+', " ");
+    percent_encoding::percent_decode_str(&spaced)
+        .decode_utf8()
+        .map(Cow::into_owned)
+}

@@ -1,0 +1,24 @@
+//! Building responses. Every JSON response of this API is marked uncacheable unless a handler
+//! says otherwise: management responses carry secrets and token responses carry tokens
+//! (RFC 6749 §5.1).
+
+use bytes::Bytes;
+use http::header::{CACHE_CONTROL, CONTENT_TYPE, PRAGMA};
+use http::{HeaderValue, Response, StatusCode};
+use serde::Serialize;
+
+pub(super) const JSON: HeaderValue = HeaderValue::from_static("application/json");
+pub(super) const NO_STORE: HeaderValue = HeaderValue::from_static("no-store");
+
+/// A JSON response with `Cache-Control: no-store` and `Pragma: no-cache`.
+pub(super) fn json<T: Serialize + ?Sized>(status: StatusCode, body: &T) -> Response<Bytes> {
+    // Every body here is a struct of strings and numbers, which always serializes.
+    let bytes = serde_json::to_vec(body).expect("response bodies serialize to JSON");
+    let mut response = Response::new(Bytes::from(bytes));
+    *response.status_mut() = status;
+    let headers = response.headers_mut();
+    headers.insert(CONTENT_TYPE, JSON);
+    headers.insert(CACHE_CONTROL, NO_STORE);
+    headers.insert(PRAGMA, HeaderValue::from_static("no-cache"));
+    response
+}

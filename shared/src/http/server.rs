@@ -1,0 +1,91 @@
+//! The single-port HTTP/1.1 server of `appid-local`: hyper in front of [`Api`], with nothing of
+//! its own but reading bodies up to [`MAX_BODY_BYTES`].
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
+use hyper::body::Incoming;
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper_util::rt::TokioIo;
+use tokio::net::TcpListener;
+
+use super::errors::ApiError;
+use super::{Api, MAX_BODY_BYTES};
+use crate::domain::BaseUrl;
+
+const ACCEPT_BACKOFF: Duration = Duration::from_millis(20);
+
+/// Accepts connections on `listener` until `shutdown` completes. `origin` is the public URL the
+/// server is reached at, the base of every issuer URL.
+pub async fn serve(
+    api: Arc<Api>,
+    listener: TcpListener,
+    origin: BaseUrl,
+    shutdown: impl Future<Output = ()>,
+) {
+    let origin = Arc::new(origin);
+    tokio::pin!(shutdown);
+    loop {
+        let (stream, _) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(connection) => connection,
+                // Running out of file descriptors or a reset during the handshake ends one
+                // connection, not the server; the pause keeps a persistent failure from
+                // spinning.
+                Err(error) => {
+                    tracing::warn!(%error, "accept failed");
+                    tokio::time::sleep(ACCEPT_BACKOFF).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => return,
+        };
+        // Tokens are small and latency matters more than packet count.
+        let _ = stream.set_nodelay(true);
+        let api = Arc::clone(&api);
+        let origin = Arc::clone(&origin);
+        tokio::spawn(async move {
+            let service = service_fn(move |request| {
+                let api = Arc::clone(&api);
+                let origin = Arc::clone(&origin);
+                async move { Ok::<_, std::convert::Infallible>(answer(&api, &origin, request).await) }
+            });
+            if let Err(error) = http1::Builder::new()
+                .serve_connection(TokioIo::new(stream), service)
+                .await
+            {
+                tracing::debug!(%error, "connection closed with an error");
+            }
+        });
+    }
+}
+
+async fn answer(
+    api: &Api,
+    origin: &BaseUrl,
+    request: hyper::Request<Incoming>,
+) -> hyper::Response<Full<Bytes>> {
+    let (parts, body) = request.into_parts();
+    let response = match Limited::new(body, MAX_BODY_BYTES).collect().await {
+        Ok(collected) => {
+            api.handle(
+                http::Request::from_parts(parts, collected.to_bytes()),
+                origin,
+            )
+            .await
+        }
+        Err(error) if error.downcast_ref::<LengthLimitError>().is_some() => {
+            tracing::info!(method = %parts.method, status = 413, error = "payload_too_large", "request");
+            ApiError::PayloadTooLarge.into_response()
+        }
+        Err(error) => {
+            tracing::info!(%error, "request body could not be read");
+            ApiError::InvalidRequest("the request body could not be read".into()).into_response()
+        }
+    };
+    response.map(Full::new)
+}
