@@ -1,0 +1,151 @@
+//! The two Lambda functions in-process, as their `main`s wire them, over the embedded store and
+//! a local key (or any other adapters), with a pinned clock and pinned randomness.
+
+use std::sync::Arc;
+
+use appid::domain::{BaseUrl, TokenTtl};
+use appid::http::{AdminAuth, Api, lambda};
+use appid::ports::{Store, TokenSigner};
+use appid::service::{Management, TokenIssuer};
+use appid::signing::local::LocalSigner;
+use appid::store::embedded::EmbeddedStore;
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use http::HeaderMap;
+use serde_json::{Value, json};
+
+use crate::events::Event;
+use crate::{FixedClock, SeededRandom};
+
+/// The instant every test token is issued at.
+pub const NOW: u64 = 1_796_324_400;
+
+pub const ADMIN_TOKEN: &str = "test-admin-token-0123456789abcdefghijklmnop";
+
+pub struct Functions {
+    pub management: Api,
+    pub token: Api,
+    pub public_url: Option<BaseUrl>,
+    pub signer: Arc<dyn TokenSigner>,
+    _dir: Option<tempfile::TempDir>,
+}
+
+/// A response as a caller sees it.
+#[derive(Debug)]
+pub struct Answer {
+    pub status: u16,
+    pub headers: HeaderMap,
+    pub raw: String,
+    pub body: Value,
+}
+
+impl Answer {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// The `error` code of an error body.
+    pub fn error(&self) -> &str {
+        self.body["error"].as_str().unwrap_or("<no error code>")
+    }
+}
+
+impl Functions {
+    /// Both functions over a fresh embedded store and an in-memory key; management behind
+    /// `admin`.
+    pub fn embedded(admin: AdminAuth) -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let store = Arc::new(EmbeddedStore::open(&dir.path().join("store.redb")).expect("store"));
+        let signer = Arc::new(LocalSigner::ephemeral().expect("key"));
+        let mut functions = Self::over(store, signer, admin);
+        functions._dir = Some(dir);
+        functions
+    }
+
+    pub fn over(store: Arc<dyn Store>, signer: Arc<dyn TokenSigner>, admin: AdminAuth) -> Self {
+        let clock = Arc::new(FixedClock::at(NOW));
+        let random = Arc::new(SeededRandom::new(7));
+        let management = Management::new(store.clone(), clock.clone(), random.clone());
+        let issuer = TokenIssuer::new(store, signer.clone(), clock, random, TokenTtl::DEFAULT);
+        Self {
+            management: Api::default().with_management(management, admin),
+            token: Api::default().with_oauth(issuer),
+            public_url: None,
+            signer,
+            _dir: None,
+        }
+    }
+
+    pub async fn management(&self, event: Event<'_>) -> Answer {
+        call(&self.management, self.public_url.as_ref(), event).await
+    }
+
+    pub async fn token(&self, event: Event<'_>) -> Answer {
+        call(&self.token, self.public_url.as_ref(), event).await
+    }
+
+    /// Creates a tenant through the management function (IAM-authorized); returns its id.
+    pub async fn create_tenant(&self, name: &str) -> String {
+        let answer = self
+            .management(
+                admin(Event::new("POST", "/management/v4/tenants")).json(&json!({"name": name})),
+            )
+            .await;
+        assert_eq!(answer.status, 201, "{}", answer.raw);
+        answer.body["tenantId"]
+            .as_str()
+            .expect("tenantId")
+            .to_owned()
+    }
+
+    /// Registers an app; returns App ID's registration body.
+    pub async fn register_app(&self, tenant: &str, name: &str) -> Value {
+        let path = format!("/management/v4/{tenant}/applications");
+        let answer = self
+            .management(admin(Event::new("POST", &path)).json(&json!({"name": name})))
+            .await;
+        assert_eq!(answer.status, 201, "{}", answer.raw);
+        answer.body
+    }
+
+    /// Asks for a token with HTTP Basic credentials.
+    pub async fn request_token(&self, tenant: &str, client_id: &str, secret: &str) -> Answer {
+        let path = format!("/oauth/v4/{tenant}/token");
+        self.token(
+            Event::new("POST", &path)
+                .header("authorization", basic(client_id, secret))
+                .form("grant_type=client_credentials"),
+        )
+        .await
+    }
+}
+
+/// Adds the admin credential whichever mode the harness runs in: an IAM principal and the
+/// bearer token.
+pub fn admin(event: Event<'_>) -> Event<'_> {
+    event
+        .iam("arn:aws:iam::123456789012:user/admin")
+        .header("authorization", format!("Bearer {ADMIN_TOKEN}"))
+}
+
+pub fn basic(client_id: &str, secret: &str) -> String {
+    format!("Basic {}", STANDARD.encode(format!("{client_id}:{secret}")))
+}
+
+async fn call(api: &Api, public_url: Option<&BaseUrl>, event: Event<'_>) -> Answer {
+    let response = lambda::handle(api, public_url, event.into_request()).await;
+    let status = response.status().as_u16();
+    let headers = response.headers().clone();
+    let raw = match response.into_body() {
+        lambda_http::Body::Text(text) => text,
+        lambda_http::Body::Binary(bytes) => String::from_utf8(bytes).expect("UTF-8 body"),
+        _ => String::new(),
+    };
+    let body = serde_json::from_str(&raw).unwrap_or(Value::Null);
+    Answer {
+        status,
+        headers,
+        raw,
+        body,
+    }
+}
