@@ -2,7 +2,15 @@
 //! `APPID_TEST_MOTO_URL`. Each test makes its own table and key, so tests run in parallel
 //! without seeing each other's data.
 
+use std::sync::{Arc, Mutex};
+
 use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_smithy_runtime_api::box_error::BoxError;
+use aws_smithy_runtime_api::client::interceptors::Intercept;
+use aws_smithy_runtime_api::client::interceptors::context::BeforeTransmitInterceptorContextRef;
+use aws_smithy_runtime_api::client::orchestrator::Metadata;
+use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
+use aws_smithy_types::config_bag::ConfigBag;
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
 };
@@ -73,4 +81,45 @@ pub async fn create_key(sdk: &SdkConfig, spec: KeySpec, usage: KeyUsageType) -> 
         .await
         .expect("create key in moto");
     output.key_metadata.expect("key metadata").key_id
+}
+
+/// Records every request an SDK client sends (each attempt, retries included) as
+/// `Service.Operation`, to count the AWS calls an operation costs.
+#[derive(Debug, Clone, Default)]
+pub struct CallLog(Arc<Mutex<Vec<String>>>);
+
+impl CallLog {
+    /// The calls recorded since the last `take`.
+    pub fn take(&self) -> Vec<String> {
+        std::mem::take(&mut *self.0.lock().expect("call log"))
+    }
+
+    pub fn dynamodb(&self, sdk: &SdkConfig) -> aws_sdk_dynamodb::Client {
+        let config = aws_sdk_dynamodb::config::Builder::from(sdk).interceptor(self.clone()).build();
+        aws_sdk_dynamodb::Client::from_conf(config)
+    }
+
+    pub fn kms(&self, sdk: &SdkConfig) -> aws_sdk_kms::Client {
+        let config = aws_sdk_kms::config::Builder::from(sdk).interceptor(self.clone()).build();
+        aws_sdk_kms::Client::from_conf(config)
+    }
+}
+
+impl Intercept for CallLog {
+    fn name(&self) -> &'static str {
+        "CallLog"
+    }
+
+    fn read_before_transmit(
+        &self,
+        _context: &BeforeTransmitInterceptorContextRef<'_>,
+        _components: &RuntimeComponents,
+        cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        let call = cfg
+            .load::<Metadata>()
+            .map_or_else(|| "unknown".to_owned(), |m| format!("{}.{}", m.service(), m.name()));
+        self.0.lock().expect("call log").push(call);
+        Ok(())
+    }
 }

@@ -9,7 +9,7 @@ use async_trait::async_trait;
 use aws_sdk_kms::Client;
 use aws_sdk_kms::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_kms::primitives::Blob;
-use aws_sdk_kms::types::{KeySpec, KeyUsageType, MessageType, SigningAlgorithmSpec};
+use aws_sdk_kms::types::{KeyUsageType, MessageType, SigningAlgorithmSpec};
 
 use crate::jwk::Jwk;
 use crate::ports::{Algorithm, SignError, TokenSigner};
@@ -25,12 +25,8 @@ pub struct KmsSigner {
 pub enum KmsKeyError {
     #[error("cannot fetch the public key of {key_id}: {source}")]
     Fetch { key_id: String, source: SignError },
-    #[error("{key_id} is not an RSA_2048 SIGN_VERIFY key (found {spec} for {usage})")]
-    WrongKind {
-        key_id: String,
-        spec: String,
-        usage: String,
-    },
+    #[error("{key_id} cannot sign RS256 tokens (key usage {usage}): use an RSA SIGN_VERIFY key")]
+    WrongKind { key_id: String, usage: String },
     #[error("KMS returned an unusable public key for {key_id}: {reason}")]
     BadPublicKey { key_id: String, reason: String },
 }
@@ -54,12 +50,14 @@ impl KmsSigner {
                 key_id: key_id.to_owned(),
                 source: classify(e),
             })?;
-        let spec = output.key_spec().cloned();
+        // Judged by usage and offered algorithms rather than by `KeySpec`, which moto omits
+        // (it sends only the deprecated `CustomerMasterKeySpec`); the RSA check below is made
+        // on the key itself.
         let usage = output.key_usage().cloned();
-        if spec != Some(KeySpec::Rsa2048) || usage != Some(KeyUsageType::SignVerify) {
+        let can_sign_rs256 = output.signing_algorithms().contains(&SigningAlgorithmSpec::RsassaPkcs1V15Sha256);
+        if usage != Some(KeyUsageType::SignVerify) || !can_sign_rs256 {
             return Err(KmsKeyError::WrongKind {
                 key_id: key_id.to_owned(),
-                spec: spec.map_or("none".into(), |s| s.as_str().to_owned()),
                 usage: usage.map_or("none".into(), |u| u.as_str().to_owned()),
             });
         }

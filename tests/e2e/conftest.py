@@ -1,0 +1,74 @@
+"""Starts appid-local as a user would, on a free port with a fresh data directory."""
+
+import os
+import re
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+BINARY = os.environ.get("APPID_LOCAL_BIN", "target/debug/appid-local")
+
+
+class LocalServer:
+    """One appid-local process; its stdout is read for the URL, its stderr kept as the log."""
+
+    def __init__(self, data_dir: Path, log_path: Path, env: dict[str, str]):
+        self.data_dir = data_dir
+        self.log_path = log_path
+        self.env = env
+        self.process = None
+        self.url = None
+        self.banner = ""
+
+    def start(self):
+        log = open(self.log_path, "ab")
+        self.process = subprocess.Popen(
+            [BINARY, "--listen", "127.0.0.1:0", "--data-dir", str(self.data_dir)],
+            stdout=subprocess.PIPE,
+            stderr=log,
+            env=self.env,
+            text=True,
+        )
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            line = self.process.stdout.readline()
+            if not line:
+                break
+            self.banner += line
+            match = re.search(r"listening on (http://\S+)", line)
+            if match:
+                self.url = match.group(1)
+                return self
+        self.stop()
+        raise RuntimeError(f"appid-local did not start: {self.banner}{self.log()}")
+
+    def stop(self):
+        if self.process and self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            self.process.wait(timeout=10)
+        if self.process and self.process.stdout:
+            self.process.stdout.close()
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+
+@pytest.fixture
+def make_server(tmp_path):
+    servers = []
+
+    def make(admin_token: str | None = None, data_dir: Path | None = None) -> LocalServer:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("APPID_")}
+        env["RUST_LOG"] = "trace"
+        if admin_token is not None:
+            env["APPID_ADMIN_TOKEN"] = admin_token
+        server = LocalServer(data_dir or tmp_path / "data", tmp_path / "server.log", env)
+        servers.append(server)
+        return server.start()
+
+    yield make
+    for server in servers:
+        server.stop()

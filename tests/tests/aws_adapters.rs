@@ -1,0 +1,98 @@
+//! The AWS adapters against moto's server over HTTP: the KMS signer on its own, and both Lambda
+//! functions wired as their `main`s wire them, over DynamoDB and KMS.
+
+use std::sync::Arc;
+
+use appid::http::AdminAuth;
+use appid::ports::TokenSigner;
+use appid::signing::kms::{KmsKeyError, KmsSigner};
+use appid::store::dynamo::DynamoStore;
+use appid_tests::events::Event;
+use appid_tests::harness::Functions;
+use appid_tests::moto::{self, CallLog};
+use aws_lc_rs::signature::{RSA_PKCS1_2048_8192_SHA256, RsaPublicKeyComponents};
+use aws_sdk_kms::types::{KeySpec, KeyUsageType};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+use serde_json::Value;
+
+fn b64(text: &str) -> Vec<u8> {
+    URL_SAFE_NO_PAD.decode(text).expect("base64url")
+}
+
+#[tokio::test]
+async fn kms_signer_publishes_the_keys_jwk_and_its_signatures_verify() {
+    let sdk = moto::sdk_config().await;
+    let key_id = moto::create_signing_key(&sdk).await;
+    let signer = KmsSigner::connect(aws_sdk_kms::Client::new(&sdk), &key_id).await.expect("connect");
+    let jwk = signer.public_jwk();
+    assert_eq!((jwk.kty, jwk.alg, jwk.use_, jwk.e.as_str()), ("RSA", "RS256", "sig", "AQAB"));
+    assert_eq!(b64(&jwk.n).len(), 256, "a 2048-bit modulus");
+    assert_eq!(b64(&jwk.kid).len(), 32, "a SHA-256 thumbprint");
+
+    let message = b"eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ4In0";
+    let signature = signer.sign(message).await.expect("sign");
+    let public = RsaPublicKeyComponents { n: b64(&jwk.n), e: b64(&jwk.e) };
+    public.verify(&RSA_PKCS1_2048_8192_SHA256, message, &signature).expect("signature verifies");
+    assert!(public.verify(&RSA_PKCS1_2048_8192_SHA256, b"other message", &signature).is_err());
+}
+
+#[tokio::test]
+async fn kms_signer_refuses_keys_that_cannot_sign_rs256() {
+    let sdk = moto::sdk_config().await;
+    let client = aws_sdk_kms::Client::new(&sdk);
+    let ecc = moto::create_key(&sdk, KeySpec::EccNistP256, KeyUsageType::SignVerify).await;
+    let error = KmsSigner::connect(client.clone(), &ecc).await.err().expect("ECC key refused");
+    assert!(matches!(error, KmsKeyError::WrongKind { .. }), "{error}");
+    let rsa_encrypt = moto::create_key(&sdk, KeySpec::Rsa2048, KeyUsageType::EncryptDecrypt).await;
+    let error = KmsSigner::connect(client.clone(), &rsa_encrypt).await.err().expect("refused");
+    assert!(matches!(error, KmsKeyError::WrongKind { .. }), "{error}");
+    let missing = "arn:aws:kms:us-east-1:123456789012:key/00000000-0000-4000-8000-000000000000";
+    let error = KmsSigner::connect(client, missing).await.err().expect("missing key refused");
+    assert!(matches!(error, KmsKeyError::Fetch { .. }), "{error}");
+}
+
+/// The functions as deployed: management over DynamoDB, token over DynamoDB and KMS; and the
+/// cost of one token: one `GetItem` and one `Sign`, nothing else.
+#[tokio::test]
+async fn the_aws_functions_issue_verifiable_tokens_for_one_get_item_and_one_sign() {
+    let sdk = moto::sdk_config().await;
+    let table = moto::create_table(&sdk).await;
+    let key_id = moto::create_signing_key(&sdk).await;
+    let calls = CallLog::default();
+    let store = Arc::new(DynamoStore::new(calls.dynamodb(&sdk), table));
+    let signer = Arc::new(KmsSigner::connect(calls.kms(&sdk), &key_id).await.expect("connect"));
+    assert_eq!(calls.take(), ["KMS.GetPublicKey"], "the public key is fetched once, at start");
+    let functions = Functions::over(store, signer, AdminAuth::Iam);
+
+    let tenant = functions.create_tenant("Acme").await;
+    let app = functions.register_app(&tenant, "worker").await;
+    assert_eq!(calls.take(), ["DynamoDB.PutItem", "DynamoDB.TransactWriteItems"]);
+    let (client_id, secret) = (app["clientId"].as_str().expect("id"), app["secret"].as_str().expect("secret"));
+
+    for _ in 0..3 {
+        let answer = functions.request_token(&tenant, client_id, secret).await;
+        assert_eq!(answer.status, 200, "{}", answer.raw);
+        assert_eq!(calls.take(), ["DynamoDB.GetItem", "KMS.Sign"], "per token");
+    }
+    let answer = functions.request_token(&tenant, client_id, secret).await;
+    let keys = functions.token(Event::new("GET", &format!("/oauth/v4/{tenant}/publickeys"))).await;
+    assert_eq!(keys.status, 200, "{}", keys.raw);
+    let token = answer.body["access_token"].as_str().expect("token");
+    let jwk = &keys.body["keys"][0];
+    let key = DecodingKey::from_rsa_components(jwk["n"].as_str().expect("n"), jwk["e"].as_str().expect("e")).expect("key");
+    let mut validation = Validation::new(Algorithm::RS256);
+    validation.set_audience(&[client_id]);
+    validation.validate_exp = false;
+    let data = jsonwebtoken::decode::<Value>(token, &key, &validation).expect("KMS signature verifies");
+    assert_eq!(data.header.kid.as_deref(), jwk["kid"].as_str());
+    assert_eq!(data.claims["tenant"], Value::from(tenant.as_str()));
+
+    let wrong = functions.request_token(&tenant, client_id, "wrong-secret").await;
+    assert_eq!(wrong.status, 401);
+    calls.take();
+    let unknown = functions.request_token(&tenant, "5d3f0c1e-2b4a-4c6d-8e9f-0a1b2c3d4e5f", secret).await;
+    assert_eq!((unknown.status, &unknown.raw), (wrong.status, &wrong.raw));
+    assert_eq!(calls.take(), ["DynamoDB.GetItem"], "a failed authentication signs nothing");
+}
