@@ -60,15 +60,20 @@ pub async fn handle(
 /// never a value the caller controls), or, with no API Gateway in front as under
 /// `cargo lambda watch`, the `Host` header over plain HTTP.
 fn origin(context: Option<&RequestContext>, headers: &http::HeaderMap) -> Option<BaseUrl> {
-    if let Some(RequestContext::ApiGatewayV2(ctx)) = context {
-        if let Some(domain) = ctx.domain_name.as_deref().filter(|d| !d.is_empty()) {
-            if domain != "localhost" && !domain.starts_with("127.") {
-                return BaseUrl::parse(&format!("https://{domain}")).ok();
-            }
-        }
+    let gateway_domain = match context {
+        Some(RequestContext::ApiGatewayV2(ctx)) => ctx.domain_name.as_deref(),
+        _ => None,
+    };
+    if let Some(domain) = gateway_domain.filter(|d| !d.is_empty() && !is_local(d)) {
+        return BaseUrl::parse(&format!("https://{domain}")).ok();
     }
     let host = headers.get(http::header::HOST)?.to_str().ok()?;
     BaseUrl::parse(&format!("http://{host}")).ok()
+}
+
+/// Local emulators report a loopback "domain", which API Gateway never does.
+fn is_local(domain: &str) -> bool {
+    domain == "localhost" || domain.starts_with("localhost:") || domain.starts_with("127.")
 }
 
 /// The IAM principal API Gateway's `AWS_IAM` authorizer verified, if any.
