@@ -26,9 +26,10 @@ echo "$moto_url"
 step "cargo test (unit, handlers, store contract, DynamoDB and KMS on moto)"
 APPID_TEST_MOTO_URL=$moto_url cargo test --workspace --all-features --locked
 
-step "end-to-end: appid-local with requests and PyJWT"
+step "end-to-end: appid-local, and the functions under cargo lambda watch, with requests and PyJWT"
 cargo build --locked -p appid-local
-APPID_LOCAL_BIN=target/debug/appid-local .venv/bin/pytest -q tests/e2e
+APPID_TEST_MOTO_URL=$moto_url APPID_LOCAL_BIN=target/debug/appid-local PATH="$PWD/.venv/bin:$PATH" \
+  .venv/bin/pytest -q tests/e2e
 
 step "cfn-lint template.yaml"
 .venv/bin/cfn-lint template.yaml

@@ -1,0 +1,98 @@
+"""Both Lambda functions under `cargo lambda watch` and `cargo lambda invoke`, against moto:
+the seed flow through the function URLs the emulator serves, as README's section on
+cargo lambda describes it."""
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import jwt
+import pytest
+import requests
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "infra"))
+
+ADMIN = "watch-admin-token-0123456789abcdefghijklmnop"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def watch(tmp_path_factory):
+    moto_url = os.environ.get("APPID_TEST_MOTO_URL")
+    assert moto_url, "APPID_TEST_MOTO_URL is not set: run through infra/test.sh"
+    import emulated_resources
+
+    env_file = tmp_path_factory.mktemp("watch") / "functions.env"
+    port = free_port()
+    base = f"http://127.0.0.1:{port}/lambda-url"
+    with open(env_file, "w") as out:
+        sys.stdout, saved = out, sys.stdout
+        try:
+            emulated_resources.main(moto_url)
+        finally:
+            sys.stdout = saved
+        out.write(f"APPID_ADMIN_AUTH=token\nAPPID_ADMIN_TOKEN={ADMIN}\nAPPID_PUBLIC_URL={base}/token\n")
+    log = open(env_file.with_suffix(".log"), "wb")
+    process = subprocess.Popen(
+        ["cargo", "lambda", "watch", "--invoke-address", "127.0.0.1", "--invoke-port", str(port),
+         "--env-file", str(env_file), "--ignore-changes"],
+        cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "RUST_LOG": "info"},
+    )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            break
+        except OSError:
+            time.sleep(0.5)
+    yield {"base": base, "port": port}
+    process.terminate()
+    process.wait(timeout=30)
+
+
+def test_the_functions_register_issue_and_publish_under_cargo_lambda_watch(watch):
+    management = f"{watch['base']}/management/management/v4"
+    headers = {"Authorization": f"Bearer {ADMIN}"}
+    # The first call of each function waits for cargo lambda to compile it.
+    tenant = requests.post(f"{management}/tenants", json={"name": "Acme"}, headers=headers, timeout=900)
+    assert tenant.status_code == 201, tenant.text
+    tenant_id = tenant.json()["tenantId"]
+    app = requests.post(f"{management}/{tenant_id}/applications", json={"name": "worker"}, headers=headers)
+    assert app.status_code == 201, app.text
+    app = app.json()
+    assert app["oAuthServerUrl"] == f"{watch['base']}/token/oauth/v4/{tenant_id}"
+
+    answer = requests.post(
+        f"{app['oAuthServerUrl']}/token",
+        auth=(app["clientId"], app["secret"]),
+        data={"grant_type": "client_credentials"},
+        timeout=900,
+    )
+    assert answer.status_code == 200, answer.text
+    token = answer.json()["access_token"]
+    key = jwt.PyJWKClient(f"{app['oAuthServerUrl']}/publickeys").get_signing_key_from_jwt(token)
+    claims = jwt.decode(token, key.key, algorithms=["RS256"], issuer=app["oAuthServerUrl"], audience=app["clientId"])
+    assert claims["tenant"] == tenant_id
+
+
+def test_cargo_lambda_invoke_answers_an_api_gateway_event(watch):
+    result = subprocess.run(
+        ["cargo", "lambda", "invoke", "token", "--invoke-address", "127.0.0.1",
+         "--invoke-port", str(watch["port"]), "--data-file", "tests/fixtures/token-request.json"],
+        cwd=ROOT, capture_output=True, text=True, timeout=900,
+    )
+    assert result.returncode == 0, result.stderr
+    response = json.loads(result.stdout)
+    assert response["statusCode"] == 401
+    assert response["headers"]["www-authenticate"] == 'Basic realm="appid"'
+    assert json.loads(response["body"])["error"] == "invalid_client"
