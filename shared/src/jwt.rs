@@ -72,3 +72,61 @@ impl JwtSigner {
         Ok(token)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use aws_lc_rs::signature::{RSA_PKCS1_2048_8192_SHA256, RsaPublicKeyComponents};
+    use base64::Engine;
+
+    use super::*;
+    use crate::ports::{Random, SystemRandom};
+    use crate::signing::local::LocalSigner;
+
+    fn decode(part: &str) -> Vec<u8> {
+        URL_SAFE_NO_PAD.decode(part).expect("base64url")
+    }
+
+    #[tokio::test]
+    async fn tokens_are_compact_jws_with_the_key_header_and_a_valid_signature() {
+        let signer = Arc::new(LocalSigner::ephemeral().expect("key"));
+        let jwk = signer.public_jwk().clone();
+        let jwt = JwtSigner::new(signer);
+        let id: ClientId = SystemRandom.uuid().to_string().parse().expect("id");
+        let tenant: TenantId = SystemRandom.uuid().to_string().parse().expect("tenant");
+        let claims = Claims {
+            iss: "https://auth.example/oauth/v4/t",
+            sub: id,
+            aud: [id],
+            iat: 10,
+            exp: 3610,
+            jti: SystemRandom.uuid(),
+            client_id: id,
+            tenant,
+            amr: [AMR_CLIENT_CREDENTIALS],
+            ver: TOKEN_VERSION,
+        };
+        let token = jwt.sign(&claims).await.expect("sign");
+        let parts: Vec<&str> = token.split('.').collect();
+        assert_eq!(parts.len(), 3);
+        let header: serde_json::Value = serde_json::from_slice(&decode(parts[0])).expect("header");
+        assert_eq!(
+            header,
+            serde_json::json!({"alg": "RS256", "kid": jwk.kid, "typ": "at+jwt"})
+        );
+        let payload: serde_json::Value =
+            serde_json::from_slice(&decode(parts[1])).expect("payload");
+        assert_eq!(payload["aud"], serde_json::json!([id.to_string()]));
+        assert_eq!(payload["exp"], 3610);
+        let key = RsaPublicKeyComponents {
+            n: decode(&jwk.n),
+            e: decode(&jwk.e),
+        };
+        let signing_input = format!("{}.{}", parts[0], parts[1]);
+        key.verify(
+            &RSA_PKCS1_2048_8192_SHA256,
+            signing_input.as_bytes(),
+            &decode(parts[2]),
+        )
+        .expect("signature verifies");
+    }
+}

@@ -5,16 +5,16 @@
 use std::sync::{Arc, Mutex};
 
 use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
+};
+use aws_sdk_kms::types::{KeySpec, KeyUsageType};
 use aws_smithy_runtime_api::box_error::BoxError;
 use aws_smithy_runtime_api::client::interceptors::Intercept;
 use aws_smithy_runtime_api::client::interceptors::context::BeforeTransmitInterceptorContextRef;
 use aws_smithy_runtime_api::client::orchestrator::Metadata;
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_types::config_bag::ConfigBag;
-use aws_sdk_dynamodb::types::{
-    AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
-};
-use aws_sdk_kms::types::{KeySpec, KeyUsageType};
 
 /// SDK configuration pointing every client at moto, with dummy credentials.
 pub async fn sdk_config() -> SdkConfig {
@@ -95,12 +95,16 @@ impl CallLog {
     }
 
     pub fn dynamodb(&self, sdk: &SdkConfig) -> aws_sdk_dynamodb::Client {
-        let config = aws_sdk_dynamodb::config::Builder::from(sdk).interceptor(self.clone()).build();
+        let config = aws_sdk_dynamodb::config::Builder::from(sdk)
+            .interceptor(self.clone())
+            .build();
         aws_sdk_dynamodb::Client::from_conf(config)
     }
 
     pub fn kms(&self, sdk: &SdkConfig) -> aws_sdk_kms::Client {
-        let config = aws_sdk_kms::config::Builder::from(sdk).interceptor(self.clone()).build();
+        let config = aws_sdk_kms::config::Builder::from(sdk)
+            .interceptor(self.clone())
+            .build();
         aws_sdk_kms::Client::from_conf(config)
     }
 }
@@ -116,9 +120,10 @@ impl Intercept for CallLog {
         _components: &RuntimeComponents,
         cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
-        let call = cfg
-            .load::<Metadata>()
-            .map_or_else(|| "unknown".to_owned(), |m| format!("{}.{}", m.service(), m.name()));
+        let call = cfg.load::<Metadata>().map_or_else(
+            || "unknown".to_owned(),
+            |m| format!("{}.{}", m.service(), m.name()),
+        );
         self.0.lock().expect("call log").push(call);
         Ok(())
     }

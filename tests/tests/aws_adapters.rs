@@ -25,17 +25,31 @@ fn b64(text: &str) -> Vec<u8> {
 async fn kms_signer_publishes_the_keys_jwk_and_its_signatures_verify() {
     let sdk = moto::sdk_config().await;
     let key_id = moto::create_signing_key(&sdk).await;
-    let signer = KmsSigner::connect(aws_sdk_kms::Client::new(&sdk), &key_id).await.expect("connect");
+    let signer = KmsSigner::connect(aws_sdk_kms::Client::new(&sdk), &key_id)
+        .await
+        .expect("connect");
     let jwk = signer.public_jwk();
-    assert_eq!((jwk.kty, jwk.alg, jwk.use_, jwk.e.as_str()), ("RSA", "RS256", "sig", "AQAB"));
+    assert_eq!(
+        (jwk.kty, jwk.alg, jwk.use_, jwk.e.as_str()),
+        ("RSA", "RS256", "sig", "AQAB")
+    );
     assert_eq!(b64(&jwk.n).len(), 256, "a 2048-bit modulus");
     assert_eq!(b64(&jwk.kid).len(), 32, "a SHA-256 thumbprint");
 
     let message = b"eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ4In0";
     let signature = signer.sign(message).await.expect("sign");
-    let public = RsaPublicKeyComponents { n: b64(&jwk.n), e: b64(&jwk.e) };
-    public.verify(&RSA_PKCS1_2048_8192_SHA256, message, &signature).expect("signature verifies");
-    assert!(public.verify(&RSA_PKCS1_2048_8192_SHA256, b"other message", &signature).is_err());
+    let public = RsaPublicKeyComponents {
+        n: b64(&jwk.n),
+        e: b64(&jwk.e),
+    };
+    public
+        .verify(&RSA_PKCS1_2048_8192_SHA256, message, &signature)
+        .expect("signature verifies");
+    assert!(
+        public
+            .verify(&RSA_PKCS1_2048_8192_SHA256, b"other message", &signature)
+            .is_err()
+    );
 }
 
 #[tokio::test]
@@ -43,13 +57,22 @@ async fn kms_signer_refuses_keys_that_cannot_sign_rs256() {
     let sdk = moto::sdk_config().await;
     let client = aws_sdk_kms::Client::new(&sdk);
     let ecc = moto::create_key(&sdk, KeySpec::EccNistP256, KeyUsageType::SignVerify).await;
-    let error = KmsSigner::connect(client.clone(), &ecc).await.err().expect("ECC key refused");
+    let error = KmsSigner::connect(client.clone(), &ecc)
+        .await
+        .err()
+        .expect("ECC key refused");
     assert!(matches!(error, KmsKeyError::WrongKind { .. }), "{error}");
     let rsa_encrypt = moto::create_key(&sdk, KeySpec::Rsa2048, KeyUsageType::EncryptDecrypt).await;
-    let error = KmsSigner::connect(client.clone(), &rsa_encrypt).await.err().expect("refused");
+    let error = KmsSigner::connect(client.clone(), &rsa_encrypt)
+        .await
+        .err()
+        .expect("refused");
     assert!(matches!(error, KmsKeyError::WrongKind { .. }), "{error}");
     let missing = "arn:aws:kms:us-east-1:123456789012:key/00000000-0000-4000-8000-000000000000";
-    let error = KmsSigner::connect(client, missing).await.err().expect("missing key refused");
+    let error = KmsSigner::connect(client, missing)
+        .await
+        .err()
+        .expect("missing key refused");
     assert!(matches!(error, KmsKeyError::Fetch { .. }), "{error}");
 }
 
@@ -62,14 +85,28 @@ async fn the_aws_functions_issue_verifiable_tokens_for_one_get_item_and_one_sign
     let key_id = moto::create_signing_key(&sdk).await;
     let calls = CallLog::default();
     let store = Arc::new(DynamoStore::new(calls.dynamodb(&sdk), table));
-    let signer = Arc::new(KmsSigner::connect(calls.kms(&sdk), &key_id).await.expect("connect"));
-    assert_eq!(calls.take(), ["KMS.GetPublicKey"], "the public key is fetched once, at start");
+    let signer = Arc::new(
+        KmsSigner::connect(calls.kms(&sdk), &key_id)
+            .await
+            .expect("connect"),
+    );
+    assert_eq!(
+        calls.take(),
+        ["KMS.GetPublicKey"],
+        "the public key is fetched once, at start"
+    );
     let functions = Functions::over(store, signer, AdminAuth::Iam);
 
     let tenant = functions.create_tenant("Acme").await;
     let app = functions.register_app(&tenant, "worker").await;
-    assert_eq!(calls.take(), ["DynamoDB.PutItem", "DynamoDB.TransactWriteItems"]);
-    let (client_id, secret) = (app["clientId"].as_str().expect("id"), app["secret"].as_str().expect("secret"));
+    assert_eq!(
+        calls.take(),
+        ["DynamoDB.PutItem", "DynamoDB.TransactWriteItems"]
+    );
+    let (client_id, secret) = (
+        app["clientId"].as_str().expect("id"),
+        app["secret"].as_str().expect("secret"),
+    );
 
     for _ in 0..3 {
         let answer = functions.request_token(&tenant, client_id, secret).await;
@@ -77,22 +114,37 @@ async fn the_aws_functions_issue_verifiable_tokens_for_one_get_item_and_one_sign
         assert_eq!(calls.take(), ["DynamoDB.GetItem", "KMS.Sign"], "per token");
     }
     let answer = functions.request_token(&tenant, client_id, secret).await;
-    let keys = functions.token(Event::new("GET", &format!("/oauth/v4/{tenant}/publickeys"))).await;
+    let keys = functions
+        .token(Event::new("GET", &format!("/oauth/v4/{tenant}/publickeys")))
+        .await;
     assert_eq!(keys.status, 200, "{}", keys.raw);
     let token = answer.body["access_token"].as_str().expect("token");
     let jwk = &keys.body["keys"][0];
-    let key = DecodingKey::from_rsa_components(jwk["n"].as_str().expect("n"), jwk["e"].as_str().expect("e")).expect("key");
+    let key = DecodingKey::from_rsa_components(
+        jwk["n"].as_str().expect("n"),
+        jwk["e"].as_str().expect("e"),
+    )
+    .expect("key");
     let mut validation = Validation::new(Algorithm::RS256);
     validation.set_audience(&[client_id]);
     validation.validate_exp = false;
-    let data = jsonwebtoken::decode::<Value>(token, &key, &validation).expect("KMS signature verifies");
+    let data =
+        jsonwebtoken::decode::<Value>(token, &key, &validation).expect("KMS signature verifies");
     assert_eq!(data.header.kid.as_deref(), jwk["kid"].as_str());
     assert_eq!(data.claims["tenant"], Value::from(tenant.as_str()));
 
-    let wrong = functions.request_token(&tenant, client_id, "wrong-secret").await;
+    let wrong = functions
+        .request_token(&tenant, client_id, "wrong-secret")
+        .await;
     assert_eq!(wrong.status, 401);
     calls.take();
-    let unknown = functions.request_token(&tenant, "5d3f0c1e-2b4a-4c6d-8e9f-0a1b2c3d4e5f", secret).await;
+    let unknown = functions
+        .request_token(&tenant, "5d3f0c1e-2b4a-4c6d-8e9f-0a1b2c3d4e5f", secret)
+        .await;
     assert_eq!((unknown.status, &unknown.raw), (wrong.status, &wrong.raw));
-    assert_eq!(calls.take(), ["DynamoDB.GetItem"], "a failed authentication signs nothing");
+    assert_eq!(
+        calls.take(),
+        ["DynamoDB.GetItem"],
+        "a failed authentication signs nothing"
+    );
 }

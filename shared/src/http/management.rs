@@ -12,7 +12,7 @@ use super::Outcome;
 use super::errors::ApiError;
 use super::request::{check_body, only, strip_scheme};
 use super::response::json;
-use crate::domain::{BaseUrl, Name, PresentedSecret, SecretDigest, TenantId};
+use crate::domain::{BaseUrl, ClientId, Name, PresentedSecret, SecretDigest, TenantId};
 use crate::service::{Management, ManagementError};
 
 /// How management callers prove they are administrators.
@@ -95,7 +95,7 @@ struct TenantCreated<'a> {
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
 struct AppRegistered<'a> {
-    client_id: crate::domain::ClientId,
+    client_id: ClientId,
     tenant_id: TenantId,
     secret: &'a str,
     name: &'a Name,

@@ -182,3 +182,33 @@ fn form_decode(raw: &str) -> Result<String, std::str::Utf8Error> {
         .decode_utf8()
         .map(Cow::into_owned)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn form_decoding_follows_rfc_6749_section_2_3_1() {
+        assert_eq!(form_decode("a%3Ab").as_deref(), Ok("a:b"));
+        assert_eq!(form_decode("a+b%2Bc").as_deref(), Ok("a b+c"));
+        assert_eq!(form_decode("plain-_.~").as_deref(), Ok("plain-_.~"));
+        assert!(form_decode("%FF%FE").is_err(), "bytes that are not UTF-8");
+    }
+
+    #[test]
+    fn grant_type_is_required_once_and_must_be_client_credentials() {
+        assert!(check_grant_type(b"grant_type=client_credentials&x=1&x=2").is_ok());
+        assert!(matches!(
+            check_grant_type(b""),
+            Err(ApiError::InvalidRequest(_))
+        ));
+        assert!(matches!(
+            check_grant_type(b"scope=a&scope=b"),
+            Err(ApiError::InvalidRequest(_))
+        ));
+        assert!(matches!(
+            check_grant_type(b"grant_type=password"),
+            Err(ApiError::UnsupportedGrantType)
+        ));
+    }
+}

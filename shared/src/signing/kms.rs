@@ -54,7 +54,9 @@ impl KmsSigner {
         // (it sends only the deprecated `CustomerMasterKeySpec`); the RSA check below is made
         // on the key itself.
         let usage = output.key_usage().cloned();
-        let can_sign_rs256 = output.signing_algorithms().contains(&SigningAlgorithmSpec::RsassaPkcs1V15Sha256);
+        let can_sign_rs256 = output
+            .signing_algorithms()
+            .contains(&SigningAlgorithmSpec::RsassaPkcs1V15Sha256);
         if usage != Some(KeyUsageType::SignVerify) || !can_sign_rs256 {
             return Err(KmsKeyError::WrongKind {
                 key_id: key_id.to_owned(),
