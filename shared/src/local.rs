@@ -41,8 +41,11 @@ pub enum LocalError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Key(#[from] LocalKeyError),
-    #[error("APPID_ADMIN_TOKEN is unusable: {0}")]
-    AdminToken(#[from] InvalidAdminToken),
+    #[error("the admin token from {origin} is unusable: {error}")]
+    AdminToken {
+        origin: String,
+        error: InvalidAdminToken,
+    },
     #[error("cannot listen on {addr}: {source}")]
     Listen { addr: SocketAddr, source: io::Error },
     #[error("the listen address gives no valid public URL ({0}); set --public-url")]
@@ -96,7 +99,10 @@ pub async fn start(options: Options) -> Result<(TcpListener, BaseUrl, Arc<Api>),
 /// generated there on first start. The token itself is never printed, only where it is.
 fn admin_auth(options: &Options) -> Result<AdminAuth, LocalError> {
     if let Some(token) = &options.admin_token {
-        return Ok(AdminAuth::token(token)?);
+        return AdminAuth::token(token).map_err(|error| LocalError::AdminToken {
+            origin: "APPID_ADMIN_TOKEN".into(),
+            error,
+        });
     }
     let path = options.data_dir.join("admin-token");
     let token = match fs::read_to_string(&path) {
@@ -113,7 +119,10 @@ fn admin_auth(options: &Options) -> Result<AdminAuth, LocalError> {
     println!("APPID_ADMIN_TOKEN is not set: the management API takes the admin token kept in");
     println!("  {}", path.display());
     println!("  export APPID_ADMIN_TOKEN=\"$(cat {})\"", path.display());
-    Ok(AdminAuth::token(&token)?)
+    AdminAuth::token(&token).map_err(|error| LocalError::AdminToken {
+        origin: path.display().to_string(),
+        error,
+    })
 }
 
 /// `http://<listen address>`, with `localhost` for an unspecified address such as `0.0.0.0`.
