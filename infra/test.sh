@@ -24,13 +24,19 @@ moto_url=$(infra/moto.sh start "$work/moto.pid")
 echo "$moto_url"
 
 step "cargo test (unit, handlers, store contract, DynamoDB and KMS on moto)"
-APPID_TEST_MOTO_URL=$moto_url cargo test --workspace --all-features --locked
+APPID_TEST_MOTO_URL=$moto_url cargo test --workspace --all-features --locked 2>&1 | tee "$work/cargo-test.log"
 
 step "end-to-end: appid-local, and the functions under cargo lambda watch, with requests and PyJWT"
 cargo build --locked -p appid-local
 APPID_TEST_MOTO_URL=$moto_url APPID_LOCAL_BIN=target/debug/appid-local PATH="$PWD/.venv/bin:$PATH" \
-  .venv/bin/pytest -q tests/e2e
+  .venv/bin/pytest -q tests/e2e 2>&1 | tee "$work/pytest.log"
 
 step "cfn-lint template.yaml"
 .venv/bin/cfn-lint template.yaml
 echo "cfn-lint: template.yaml is clean"
+
+# One closing line over every suite: Rust tests, end-to-end tests and the template check.
+rust=$(awk '/^test result:/ { p += $4; f += $6 } END { print p + 0, f + 0 }' "$work/cargo-test.log")
+e2e=$(grep -Eo '[0-9]+ passed' "$work/pytest.log" | tail -1 | grep -Eo '[0-9]+' || echo 0)
+set -- $rust
+printf '\nall suites: %d passed, %d failed\n' "$(($1 + e2e + 1))" "$2"
