@@ -21,8 +21,8 @@ use crate::service::{Management, TokenIssuer};
 use crate::signing::local::{LocalKeyError, LocalSigner, write_private_file};
 use crate::store::embedded::EmbeddedStore;
 
-/// Everything `appid-local` can be told.
-#[derive(Debug, Clone)]
+/// Everything `appid-local` can be told. It has no `Debug`: it may hold the admin token.
+#[derive(Clone)]
 pub struct Options {
     pub listen: SocketAddr,
     pub data_dir: PathBuf,

@@ -12,6 +12,7 @@ use appid::store::embedded::EmbeddedStore;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use http::HeaderMap;
+use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde_json::{Value, json};
 
 use crate::events::Event;
@@ -148,4 +149,34 @@ async fn call(api: &Api, public_url: Option<&BaseUrl>, event: Event<'_>) -> Answ
         raw,
         body,
     }
+}
+
+/// Verifies `token` with an independent JWT library against the published key set, and
+/// returns its header and claims.
+pub fn verify(
+    token: &str,
+    keys: &Value,
+    issuer: &str,
+    audience: &str,
+) -> (jsonwebtoken::Header, Value) {
+    let header = jsonwebtoken::decode_header(token).expect("JWS header");
+    let kid = header.kid.clone().expect("kid");
+    let jwk = keys["keys"]
+        .as_array()
+        .expect("keys")
+        .iter()
+        .find(|k| k["kid"] == kid)
+        .expect("key by kid");
+    let key = DecodingKey::from_rsa_components(
+        jwk["n"].as_str().expect("n"),
+        jwk["e"].as_str().expect("e"),
+    )
+    .expect("RSA key");
+    let mut validation = Validation::new(Algorithm::RS256);
+    validation.set_issuer(&[issuer]);
+    validation.set_audience(&[audience]);
+    validation.validate_exp = false; // issued at the pinned NOW, which may be in the past
+    let data = jsonwebtoken::decode::<Value>(token, &key, &validation)
+        .expect("valid signature and claims");
+    (header, data.claims)
 }

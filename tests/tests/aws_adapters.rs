@@ -8,13 +8,12 @@ use appid::ports::TokenSigner;
 use appid::signing::kms::{KmsKeyError, KmsSigner};
 use appid::store::dynamo::DynamoStore;
 use appid_tests::events::Event;
-use appid_tests::harness::Functions;
+use appid_tests::harness::{Functions, verify};
 use appid_tests::moto::{self, CallLog};
 use aws_lc_rs::signature::{RSA_PKCS1_2048_8192_SHA256, RsaPublicKeyComponents};
 use aws_sdk_kms::types::{KeySpec, KeyUsageType};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde_json::Value;
 
 fn b64(text: &str) -> Vec<u8> {
@@ -119,19 +118,10 @@ async fn the_aws_functions_issue_verifiable_tokens_for_one_get_item_and_one_sign
         .await;
     assert_eq!(keys.status, 200, "{}", keys.raw);
     let token = answer.body["access_token"].as_str().expect("token");
-    let jwk = &keys.body["keys"][0];
-    let key = DecodingKey::from_rsa_components(
-        jwk["n"].as_str().expect("n"),
-        jwk["e"].as_str().expect("e"),
-    )
-    .expect("key");
-    let mut validation = Validation::new(Algorithm::RS256);
-    validation.set_audience(&[client_id]);
-    validation.validate_exp = false;
-    let data =
-        jsonwebtoken::decode::<Value>(token, &key, &validation).expect("KMS signature verifies");
-    assert_eq!(data.header.kid.as_deref(), jwk["kid"].as_str());
-    assert_eq!(data.claims["tenant"], Value::from(tenant.as_str()));
+    let issuer = format!("https://abc123.execute-api.us-east-1.amazonaws.com/oauth/v4/{tenant}");
+    let (header, claims) = verify(token, &keys.body, &issuer, client_id);
+    assert_eq!(header.kid.as_deref(), keys.body["keys"][0]["kid"].as_str());
+    assert_eq!(claims["tenant"], Value::from(tenant.as_str()));
 
     let wrong = functions
         .request_token(&tenant, client_id, "wrong-secret")

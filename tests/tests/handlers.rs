@@ -4,8 +4,7 @@
 use appid::domain::BaseUrl;
 use appid::http::AdminAuth;
 use appid_tests::events::Event;
-use appid_tests::harness::{ADMIN_TOKEN, Answer, Functions, NOW, admin, basic};
-use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+use appid_tests::harness::{ADMIN_TOKEN, Answer, Functions, NOW, admin, basic, verify};
 use serde_json::{Value, json};
 
 const DOMAIN_ORIGIN: &str = "https://abc123.execute-api.us-east-1.amazonaws.com";
@@ -16,36 +15,6 @@ fn iam_functions() -> Functions {
 
 fn token_functions() -> Functions {
     Functions::embedded(AdminAuth::token(ADMIN_TOKEN).expect("valid admin token"))
-}
-
-/// Verifies `token` with an independent JWT library against the published key set, and
-/// returns its header and claims.
-fn verify(
-    token: &str,
-    keys: &Value,
-    issuer: &str,
-    audience: &str,
-) -> (jsonwebtoken::Header, Value) {
-    let header = jsonwebtoken::decode_header(token).expect("JWS header");
-    let kid = header.kid.clone().expect("kid");
-    let jwk = keys["keys"]
-        .as_array()
-        .expect("keys")
-        .iter()
-        .find(|k| k["kid"] == kid)
-        .expect("key by kid");
-    let key = DecodingKey::from_rsa_components(
-        jwk["n"].as_str().expect("n"),
-        jwk["e"].as_str().expect("e"),
-    )
-    .expect("RSA key");
-    let mut validation = Validation::new(Algorithm::RS256);
-    validation.set_issuer(&[issuer]);
-    validation.set_audience(&[audience]);
-    validation.validate_exp = false; // issued at the pinned NOW, which may be in the past
-    let data = jsonwebtoken::decode::<Value>(token, &key, &validation)
-        .expect("valid signature and claims");
-    (header, data.claims)
 }
 
 fn assert_oauth_error(answer: &Answer, status: u16, error: &str) {
