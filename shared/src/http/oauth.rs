@@ -19,8 +19,8 @@ use crate::service::{TokenError, TokenIssuer};
 const FORM: &str = "application/x-www-form-urlencoded";
 const GRANT_CLIENT_CREDENTIALS: &str = "client_credentials";
 
-/// Verifiers may cache the key set this long. A key is published longer than this before it
-/// signs anything, so a cached set never misses a current key.
+/// Verifiers may cache the key set this long, so a new signing key must be published at least
+/// this long before it signs anything.
 const PUBLIC_KEYS_CACHE: HeaderValue = HeaderValue::from_static("public, max-age=300");
 
 /// Token request parameters that must appear at most once (RFC 6749 §3.2); others are ignored
