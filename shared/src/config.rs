@@ -26,6 +26,8 @@ pub struct ManagementConfig {
     pub table_name: String,
     pub public_url: Option<BaseUrl>,
     pub admin: AdminAuth,
+    /// The token lifetime new tenants start with.
+    pub default_token_ttl: TokenTtl,
 }
 
 /// The token function: issues tokens and publishes the keys that verify them.
@@ -34,7 +36,6 @@ pub struct TokenConfig {
     pub table_name: String,
     pub public_url: Option<BaseUrl>,
     pub kms_key_id: String,
-    pub token_ttl: TokenTtl,
 }
 
 impl ManagementConfig {
@@ -47,6 +48,7 @@ impl ManagementConfig {
             table_name: required(lookup, TABLE_NAME)?,
             public_url: public_url(lookup)?,
             admin: admin_auth(lookup)?,
+            default_token_ttl: token_ttl(lookup)?,
         })
     }
 }
@@ -61,7 +63,6 @@ impl TokenConfig {
             table_name: required(lookup, TABLE_NAME)?,
             public_url: public_url(lookup)?,
             kms_key_id: required(lookup, KMS_KEY_ID)?,
-            token_ttl: token_ttl(lookup)?,
         })
     }
 }
@@ -74,7 +75,8 @@ pub fn public_url(lookup: &dyn Fn(&str) -> Option<String>) -> Result<Option<Base
         .transpose()
 }
 
-/// `APPID_TOKEN_TTL_SECONDS`, 300 to 86400, default 3600.
+/// `APPID_TOKEN_TTL_SECONDS`, 300 to 86400, default 3600: the token lifetime of new tenants,
+/// which each tenant can then change.
 pub fn token_ttl(lookup: &dyn Fn(&str) -> Option<String>) -> Result<TokenTtl, ConfigError> {
     let Some(raw) = optional(lookup, TOKEN_TTL_SECONDS) else {
         return Ok(TokenTtl::DEFAULT);
@@ -154,7 +156,10 @@ mod tests {
         ];
         let config = TokenConfig::from_lookup(&lookup(&vars)).expect("valid");
         assert_eq!(config.public_url, None);
-        assert_eq!(config.token_ttl, TokenTtl::DEFAULT);
+        assert_eq!(
+            token_ttl(&lookup(&vars)).expect("default"),
+            TokenTtl::DEFAULT
+        );
     }
 
     #[test]

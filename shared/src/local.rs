@@ -28,6 +28,7 @@ pub struct Options {
     pub data_dir: PathBuf,
     /// Where callers reach the server, when not at the listen address.
     pub public_url: Option<BaseUrl>,
+    /// The token lifetime new tenants start with.
     pub token_ttl: TokenTtl,
     /// `APPID_ADMIN_TOKEN`; when absent one is generated and kept in the data directory.
     pub admin_token: Option<String>,
@@ -69,8 +70,13 @@ pub async fn start(options: Options) -> Result<(TcpListener, BaseUrl, Arc<Api>),
     let store = Arc::new(EmbeddedStore::open(&dir.join("store.redb"))?);
     let signer = Arc::new(LocalSigner::load_or_generate(&dir.join("signing-key.p8"))?);
     let (clock, random) = (Arc::new(SystemClock), Arc::new(SystemRandom));
-    let management = Management::new(store.clone(), clock.clone(), random.clone());
-    let issuer = TokenIssuer::new(store, signer, clock, random, options.token_ttl);
+    let management = Management::new(
+        store.clone(),
+        clock.clone(),
+        random.clone(),
+        options.token_ttl,
+    );
+    let issuer = TokenIssuer::new(store, signer, clock, random);
     let api = Api::default()
         .with_management(management, admin)
         .with_oauth(issuer);

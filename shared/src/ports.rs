@@ -7,35 +7,86 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use async_trait::async_trait;
 use uuid::Uuid;
 
-use crate::domain::{App, ClientId, Tenant, TenantId};
+use crate::domain::{App, ClientId, Role, RoleId, Tenant, TenantId};
 use crate::jwk::Jwk;
 
 /// A failure of the machinery behind a port, kept as the source of the port's error.
 pub type BoxError = Box<dyn StdError + Send + Sync>;
 
-/// Where tenants and apps live. Every write is conditional: nothing is ever overwritten.
+/// Where tenants, apps and roles live. Every write is conditional: inserts never overwrite,
+/// replacements succeed only over the version they read, deletes only remove what exists.
+///
+/// Reads of items below a tenant do not check the tenant itself; the service does that where a
+/// caller could reach them.
 #[async_trait]
 pub trait Store: Send + Sync {
     /// Adds a tenant; [`StoreError::AlreadyExists`] if its id is taken.
     async fn insert_tenant(&self, tenant: &Tenant) -> Result<(), StoreError>;
-
     async fn tenant(&self, id: &TenantId) -> Result<Option<Tenant>, StoreError>;
+    async fn tenants(&self, page: &PageRequest) -> Result<Page<Tenant>, StoreError>;
+    /// Replaces a tenant read at `tenant.version`.
+    async fn replace_tenant(&self, tenant: &Tenant) -> Result<(), StoreError>;
+    /// Removes a tenant and everything in it: apps, roles and keys.
+    async fn delete_tenant(&self, id: &TenantId) -> Result<(), StoreError>;
 
-    /// Adds an app to an existing tenant, atomically with the check that the tenant exists:
-    /// [`StoreError::TenantNotFound`] if it does not, [`StoreError::AlreadyExists`] if the
-    /// client id is taken.
+    /// Adds an app to an existing tenant, atomically with the check that the tenant exists.
     async fn insert_app(&self, app: &App) -> Result<(), StoreError>;
-
-    /// The one read of the token path.
     async fn app(&self, tenant: &TenantId, client: &ClientId) -> Result<Option<App>, StoreError>;
+    async fn apps(&self, tenant: &TenantId, page: &PageRequest) -> Result<Page<App>, StoreError>;
+    /// Replaces an app read at `app.version`.
+    async fn replace_app(&self, app: &App) -> Result<(), StoreError>;
+    async fn delete_app(&self, tenant: &TenantId, client: &ClientId) -> Result<(), StoreError>;
+
+    /// Adds a role to an existing tenant, atomically with the check that the tenant exists.
+    async fn insert_role(&self, role: &Role) -> Result<(), StoreError>;
+    async fn role(&self, tenant: &TenantId, id: &RoleId) -> Result<Option<Role>, StoreError>;
+    async fn roles(&self, tenant: &TenantId, page: &PageRequest) -> Result<Page<Role>, StoreError>;
+    /// Replaces a role read at `role.version`.
+    async fn replace_role(&self, role: &Role) -> Result<(), StoreError>;
+    async fn delete_role(&self, tenant: &TenantId, id: &RoleId) -> Result<(), StoreError>;
+
+    /// The one read of the token path: an app together with its tenant, in one round trip.
+    /// `None` unless both exist.
+    async fn client(
+        &self,
+        tenant: &TenantId,
+        client: &ClientId,
+    ) -> Result<Option<(Tenant, App)>, StoreError>;
+}
+
+/// Which page of a listing to read: at most `limit` items after the item whose id is `after`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PageRequest {
+    pub limit: usize,
+    pub after: Option<String>,
+}
+
+impl PageRequest {
+    pub const DEFAULT_LIMIT: usize = 50;
+    pub const MAX_LIMIT: usize = 100;
+
+    pub fn first(limit: usize) -> Self {
+        Self { limit, after: None }
+    }
+}
+
+/// One page of a listing, ordered by id; `next` is the id to continue after, if more follow.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub next: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("the tenant does not exist")]
     TenantNotFound,
+    #[error("the item does not exist")]
+    NotFound,
     #[error("an item with this id already exists")]
     AlreadyExists,
+    #[error("the item changed since it was read")]
+    VersionConflict,
     #[error("the store refused the request for now (throttled)")]
     Throttled(#[source] BoxError),
     #[error("the store could not be reached or failed")]

@@ -1,31 +1,49 @@
 //! The operations of the authorization server, free of HTTP and of any particular store or key.
 //!
-//! [`Management`] registers tenants and apps; [`TokenIssuer`] authenticates apps and mints their
-//! access tokens. They are separate so that each Lambda function holds only the ports (and so
-//! the IAM permissions) its operations use.
+//! [`Management`] administers tenants, apps and roles; [`TokenIssuer`] authenticates apps and
+//! mints their access tokens. They are separate so that each Lambda function holds only the
+//! ports (and so the IAM permissions) its operations use.
 
 use std::fmt;
 use std::sync::Arc;
 
 use crate::domain::{
-    App, BaseUrl, ClientId, ClientSecret, Name, PresentedSecret, SecretDigest, Tenant, TenantId,
-    TokenTtl,
+    Access, App, BaseUrl, ClientId, ClientSecret, Description, Name, PresentedSecret, Role, RoleId,
+    Scope, SecretDigest, SecretEntry, Tenant, TenantId, TokenTtl,
 };
 use crate::jwk::{Jwk, JwkSet};
 use crate::jwt::{AMR_CLIENT_CREDENTIALS, Claims, JwtSigner, TOKEN_VERSION};
-use crate::ports::{Clock, Random, SignError, Store, StoreError, TokenSigner};
+use crate::ports::{Clock, Page, PageRequest, Random, SignError, Store, StoreError, TokenSigner};
 
-/// Registration of tenants and apps.
+/// How long a replaced secret keeps working by default: long enough for a fleet to roll.
+pub const DEFAULT_GRACE_SECONDS: u64 = 86_400;
+/// The longest grace period a rotation may ask for: one week.
+pub const MAX_GRACE_SECONDS: u64 = 7 * 86_400;
+/// Versioned writes that lost a race are retried this many times before `Conflict`.
+const WRITE_ATTEMPTS: usize = 3;
+
+/// Administration of tenants, apps and roles.
 pub struct Management {
     store: Arc<dyn Store>,
     clock: Arc<dyn Clock>,
     random: Arc<dyn Random>,
+    default_ttl: TokenTtl,
 }
 
 #[derive(Debug, thiserror::Error)]
 pub enum ManagementError {
     #[error("the tenant does not exist")]
     TenantNotFound,
+    #[error("the application does not exist")]
+    AppNotFound,
+    #[error("the role does not exist")]
+    RoleNotFound,
+    /// A role or an assignment names an app, a scope or a role that is not there.
+    #[error("{0}")]
+    InvalidRole(String),
+    /// Concurrent writers kept changing the item.
+    #[error("the item changed concurrently")]
+    Conflict,
     #[error(transparent)]
     Store(StoreError),
 }
@@ -34,29 +52,83 @@ impl From<StoreError> for ManagementError {
     fn from(error: StoreError) -> Self {
         match error {
             StoreError::TenantNotFound => Self::TenantNotFound,
+            StoreError::VersionConflict => Self::Conflict,
             other => Self::Store(other),
         }
     }
 }
 
+/// What a caller gives to create or replace a role.
+#[derive(Debug, Clone)]
+pub struct RoleSpec {
+    pub name: Name,
+    pub description: Description,
+    pub access: Vec<Access>,
+}
+
 impl Management {
-    pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>, random: Arc<dyn Random>) -> Self {
+    pub fn new(
+        store: Arc<dyn Store>,
+        clock: Arc<dyn Clock>,
+        random: Arc<dyn Random>,
+        default_ttl: TokenTtl,
+    ) -> Self {
         Self {
             store,
             clock,
             random,
+            default_ttl,
         }
     }
+
+    // ---- tenants
 
     pub async fn create_tenant(&self, name: Name) -> Result<Tenant, ManagementError> {
         let tenant = Tenant {
             id: TenantId::generate(&*self.random),
             name,
+            token_ttl: self.default_ttl,
             created_at: self.clock.now(),
+            version: 0,
         };
         self.store.insert_tenant(&tenant).await?;
         Ok(tenant)
     }
+
+    pub async fn tenant(&self, id: TenantId) -> Result<Tenant, ManagementError> {
+        self.store
+            .tenant(&id)
+            .await?
+            .ok_or(ManagementError::TenantNotFound)
+    }
+
+    pub async fn tenants(&self, page: &PageRequest) -> Result<Page<Tenant>, ManagementError> {
+        Ok(self.store.tenants(page).await?)
+    }
+
+    pub async fn rename_tenant(&self, id: TenantId, name: Name) -> Result<Tenant, ManagementError> {
+        self.update_tenant(id, |tenant| tenant.name = name.clone())
+            .await
+    }
+
+    pub async fn set_token_ttl(
+        &self,
+        id: TenantId,
+        ttl: TokenTtl,
+    ) -> Result<Tenant, ManagementError> {
+        self.update_tenant(id, |tenant| tenant.token_ttl = ttl)
+            .await
+    }
+
+    /// Removes the tenant with its apps and roles; their credentials stop working at once.
+    pub async fn delete_tenant(&self, id: TenantId) -> Result<(), ManagementError> {
+        self.store.delete_tenant(&id).await.map_err(|e| match e {
+            StoreError::NotFound => ManagementError::TenantNotFound,
+            other => other.into(),
+        })
+    }
+
+    // ---- apps
 
     /// Registers an app and returns it with its secret, which exists nowhere else from then on:
     /// the store keeps only its digest.
@@ -66,15 +138,312 @@ impl Management {
         name: Name,
     ) -> Result<(App, ClientSecret), ManagementError> {
         let secret = ClientSecret::generate(&*self.random);
+        let now = self.clock.now();
         let app = App {
             tenant_id,
             client_id: ClientId::generate(&*self.random),
             name,
-            secret_digest: secret.digest(),
-            created_at: self.clock.now(),
+            secrets: vec![SecretEntry {
+                digest: secret.digest(),
+                created_at: now,
+                expires_at: None,
+            }],
+            scopes: Vec::new(),
+            roles: Vec::new(),
+            created_at: now,
+            version: 0,
         };
         self.store.insert_app(&app).await?;
         Ok((app, secret))
+    }
+
+    pub async fn app(&self, tenant: TenantId, client: ClientId) -> Result<App, ManagementError> {
+        self.tenant(tenant).await?;
+        self.store
+            .app(&tenant, &client)
+            .await?
+            .ok_or(ManagementError::AppNotFound)
+    }
+
+    pub async fn apps(
+        &self,
+        tenant: TenantId,
+        page: &PageRequest,
+    ) -> Result<Page<App>, ManagementError> {
+        self.tenant(tenant).await?;
+        Ok(self.store.apps(&tenant, page).await?)
+    }
+
+    pub async fn rename_app(
+        &self,
+        tenant: TenantId,
+        client: ClientId,
+        name: Name,
+    ) -> Result<App, ManagementError> {
+        self.update_app(tenant, client, |app| {
+            app.name = name.clone();
+            Ok(())
+        })
+        .await
+    }
+
+    pub async fn delete_app(
+        &self,
+        tenant: TenantId,
+        client: ClientId,
+    ) -> Result<(), ManagementError> {
+        self.tenant(tenant).await?;
+        self.store
+            .delete_app(&tenant, &client)
+            .await
+            .map_err(|e| match e {
+                StoreError::NotFound => ManagementError::AppNotFound,
+                other => other.into(),
+            })
+    }
+
+    /// Replaces the scopes the app defines as an API.
+    pub async fn set_scopes(
+        &self,
+        tenant: TenantId,
+        client: ClientId,
+        scopes: Vec<Scope>,
+    ) -> Result<App, ManagementError> {
+        self.update_app(tenant, client, |app| {
+            app.scopes = scopes.clone();
+            Ok(())
+        })
+        .await
+    }
+
+    /// The roles assigned to the app that still exist.
+    pub async fn app_roles(
+        &self,
+        tenant: TenantId,
+        client: ClientId,
+    ) -> Result<Vec<Role>, ManagementError> {
+        let app = self.app(tenant, client).await?;
+        let mut roles = Vec::with_capacity(app.roles.len());
+        for id in &app.roles {
+            if let Some(role) = self.store.role(&tenant, id).await? {
+                roles.push(role);
+            }
+        }
+        Ok(roles)
+    }
+
+    /// Replaces the roles assigned to the app; every one must exist.
+    pub async fn assign_roles(
+        &self,
+        tenant: TenantId,
+        client: ClientId,
+        ids: Vec<RoleId>,
+    ) -> Result<Vec<Role>, ManagementError> {
+        self.tenant(tenant).await?;
+        let mut roles = Vec::with_capacity(ids.len());
+        for id in &ids {
+            let role = self.store.role(&tenant, id).await?;
+            roles.push(
+                role.ok_or_else(|| ManagementError::InvalidRole(format!("no role has id {id}")))?,
+            );
+        }
+        self.update_app(tenant, client, |app| {
+            app.roles = ids.clone();
+            Ok(())
+        })
+        .await?;
+        Ok(roles)
+    }
+
+    /// Issues a new secret. The previous one keeps working for `grace_seconds` (0 revokes it
+    /// now); one still in an earlier grace period is revoked, so at most two are ever live.
+    pub async fn rotate_secret(
+        &self,
+        tenant: TenantId,
+        client: ClientId,
+        grace_seconds: u64,
+    ) -> Result<(App, ClientSecret), ManagementError> {
+        let secret = ClientSecret::generate(&*self.random);
+        let digest = secret.digest();
+        let app = self
+            .update_app(tenant, client, |app| {
+                let now = self.clock.now();
+                let current = app.secrets.iter().find(|s| s.expires_at.is_none()).copied();
+                app.secrets = vec![SecretEntry {
+                    digest,
+                    created_at: now,
+                    expires_at: None,
+                }];
+                if let Some(previous) = current.filter(|_| grace_seconds > 0) {
+                    let expires_at = Some(now + grace_seconds);
+                    app.secrets.push(SecretEntry {
+                        expires_at,
+                        ..previous
+                    });
+                }
+                Ok(())
+            })
+            .await?;
+        Ok((app, secret))
+    }
+
+    // ---- roles
+
+    pub async fn create_role(
+        &self,
+        tenant: TenantId,
+        spec: RoleSpec,
+    ) -> Result<Role, ManagementError> {
+        self.check_access(tenant, &spec.access).await?;
+        let role = Role {
+            tenant_id: tenant,
+            id: RoleId::generate(&*self.random),
+            name: spec.name,
+            description: spec.description,
+            access: spec.access,
+            created_at: self.clock.now(),
+            version: 0,
+        };
+        self.store.insert_role(&role).await?;
+        Ok(role)
+    }
+
+    pub async fn role(&self, tenant: TenantId, id: RoleId) -> Result<Role, ManagementError> {
+        self.tenant(tenant).await?;
+        self.store
+            .role(&tenant, &id)
+            .await?
+            .ok_or(ManagementError::RoleNotFound)
+    }
+
+    pub async fn roles(
+        &self,
+        tenant: TenantId,
+        page: &PageRequest,
+    ) -> Result<Page<Role>, ManagementError> {
+        self.tenant(tenant).await?;
+        Ok(self.store.roles(&tenant, page).await?)
+    }
+
+    pub async fn replace_role(
+        &self,
+        tenant: TenantId,
+        id: RoleId,
+        spec: RoleSpec,
+    ) -> Result<Role, ManagementError> {
+        self.check_access(tenant, &spec.access).await?;
+        for _ in 0..WRITE_ATTEMPTS {
+            let current = self.role(tenant, id).await?;
+            let role = Role {
+                name: spec.name.clone(),
+                description: spec.description.clone(),
+                access: spec.access.clone(),
+                ..current
+            };
+            match self.store.replace_role(&role).await {
+                Ok(()) => {
+                    return Ok(Role {
+                        version: role.version + 1,
+                        ..role
+                    });
+                }
+                Err(StoreError::VersionConflict) => continue,
+                Err(StoreError::NotFound) => return Err(ManagementError::RoleNotFound),
+                Err(other) => return Err(other.into()),
+            }
+        }
+        Err(ManagementError::Conflict)
+    }
+
+    pub async fn delete_role(&self, tenant: TenantId, id: RoleId) -> Result<(), ManagementError> {
+        self.tenant(tenant).await?;
+        self.store
+            .delete_role(&tenant, &id)
+            .await
+            .map_err(|e| match e {
+                StoreError::NotFound => ManagementError::RoleNotFound,
+                other => other.into(),
+            })
+    }
+
+    /// A role may only grant scopes that exist: each entry's app must be in the tenant and
+    /// define every scope listed for it.
+    async fn check_access(
+        &self,
+        tenant: TenantId,
+        access: &[Access],
+    ) -> Result<(), ManagementError> {
+        self.tenant(tenant).await?;
+        for entry in access {
+            let app = self
+                .store
+                .app(&tenant, &entry.application_id)
+                .await?
+                .ok_or_else(|| {
+                    ManagementError::InvalidRole(format!(
+                        "no application has id {}",
+                        entry.application_id
+                    ))
+                })?;
+            if let Some(missing) = entry.scopes.iter().find(|s| !app.scopes.contains(s)) {
+                return Err(ManagementError::InvalidRole(format!(
+                    "application {} defines no scope {}",
+                    entry.application_id,
+                    missing.as_str()
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    async fn update_tenant(
+        &self,
+        id: TenantId,
+        change: impl Fn(&mut Tenant),
+    ) -> Result<Tenant, ManagementError> {
+        for _ in 0..WRITE_ATTEMPTS {
+            let mut tenant = self.tenant(id).await?;
+            change(&mut tenant);
+            match self.store.replace_tenant(&tenant).await {
+                Ok(()) => {
+                    return Ok(Tenant {
+                        version: tenant.version + 1,
+                        ..tenant
+                    });
+                }
+                Err(StoreError::VersionConflict) => continue,
+                Err(StoreError::NotFound) => return Err(ManagementError::TenantNotFound),
+                Err(other) => return Err(other.into()),
+            }
+        }
+        Err(ManagementError::Conflict)
+    }
+
+    /// Reads the app, applies `change` and writes it back over the version read, retrying when
+    /// another write came first. A deleted app stays deleted: the write fails, it does not
+    /// resurrect it.
+    async fn update_app(
+        &self,
+        tenant: TenantId,
+        client: ClientId,
+        change: impl Fn(&mut App) -> Result<(), ManagementError>,
+    ) -> Result<App, ManagementError> {
+        for _ in 0..WRITE_ATTEMPTS {
+            let mut app = self.app(tenant, client).await?;
+            change(&mut app)?;
+            match self.store.replace_app(&app).await {
+                Ok(()) => {
+                    return Ok(App {
+                        version: app.version + 1,
+                        ..app
+                    });
+                }
+                Err(StoreError::VersionConflict) => continue,
+                Err(StoreError::NotFound) => return Err(ManagementError::AppNotFound),
+                Err(other) => return Err(other.into()),
+            }
+        }
+        Err(ManagementError::Conflict)
     }
 }
 
@@ -84,10 +453,9 @@ pub struct TokenIssuer {
     jwt: JwtSigner,
     clock: Arc<dyn Clock>,
     random: Arc<dyn Random>,
-    ttl: TokenTtl,
     /// Compared against when the client is unknown, so that an unknown client id costs the same
     /// digest and comparison as a wrong secret.
-    decoy: SecretDigest,
+    decoy: App,
 }
 
 /// Why a token request failed, before the HTTP mapping turns it into RFC 6749 §5.2 terms.
@@ -125,15 +493,27 @@ impl TokenIssuer {
         signer: Arc<dyn TokenSigner>,
         clock: Arc<dyn Clock>,
         random: Arc<dyn Random>,
-        ttl: TokenTtl,
     ) -> Self {
-        let decoy = ClientSecret::generate(&*random).digest();
+        let decoy_secret = |_| SecretEntry {
+            digest: ClientSecret::generate(&*random).digest(),
+            created_at: 0,
+            expires_at: None,
+        };
+        let decoy = App {
+            tenant_id: TenantId::generate(&*random),
+            client_id: ClientId::generate(&*random),
+            name: Name::parse("decoy").expect("a valid constant name"),
+            secrets: (0..2).map(decoy_secret).collect(),
+            scopes: Vec::new(),
+            roles: Vec::new(),
+            created_at: 0,
+            version: 0,
+        };
         Self {
             store,
             jwt: JwtSigner::new(signer),
             clock,
             random,
-            ttl,
             decoy,
         }
     }
@@ -146,20 +526,26 @@ impl TokenIssuer {
         secret: &PresentedSecret,
         base: &BaseUrl,
     ) -> Result<IssuedToken, TokenError> {
-        let app = self.store.app(&tenant_id, &client_id).await?;
-        let expected = app.as_ref().map_or(&self.decoy, |app| &app.secret_digest);
-        if !secret.matches(expected) || app.is_none() {
+        let found = self.store.client(&tenant_id, &client_id).await?;
+        let now = self.clock.now();
+        let presented: SecretDigest = secret.digest();
+        // Compared whether or not the client exists, so both failures cost the same.
+        let accepted = found
+            .as_ref()
+            .map_or(&self.decoy, |(_, app)| app)
+            .accepts(&presented, now);
+        let (Some((tenant, _)), true) = (&found, accepted) else {
             return Err(TokenError::InvalidClient);
-        }
+        };
         let iss = base.oauth_server_url(&tenant_id);
-        let iat = self.clock.now();
         let jti = self.random.uuid();
+        let ttl = tenant.token_ttl.seconds();
         let claims = Claims {
             iss: &iss,
             sub: client_id,
             aud: [client_id],
-            iat,
-            exp: iat + u64::from(self.ttl.seconds()),
+            iat: now,
+            exp: now + u64::from(ttl),
             jti,
             client_id,
             tenant: tenant_id,
@@ -169,7 +555,7 @@ impl TokenIssuer {
         let access_token = self.jwt.sign(&claims).await?;
         Ok(IssuedToken {
             access_token,
-            expires_in: self.ttl.seconds(),
+            expires_in: ttl,
             jti,
         })
     }

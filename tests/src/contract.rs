@@ -1,25 +1,58 @@
 //! The behaviour every [`Store`] adapter must show, run against each of them.
 
-use appid::domain::{App, ClientId, ClientSecret, Name, Tenant, TenantId};
-use appid::ports::{Store, StoreError};
+use std::collections::BTreeSet;
+
+use appid::domain::{
+    Access, App, ClientId, ClientSecret, Description, Name, Role, RoleId, Scope, SecretEntry,
+    Tenant, TenantId, TokenTtl,
+};
+use appid::ports::{PageRequest, Store, StoreError};
 
 use crate::SeededRandom;
 
-fn tenant(random: &SeededRandom, name: &str) -> Tenant {
+pub fn name(raw: &str) -> Name {
+    Name::parse(raw).expect("valid name")
+}
+
+pub fn tenant(random: &SeededRandom, label: &str) -> Tenant {
     Tenant {
         id: TenantId::generate(random),
-        name: Name::parse(name).expect("name"),
+        name: name(label),
+        token_ttl: TokenTtl::DEFAULT,
         created_at: 1_700_000_000,
+        version: 0,
     }
 }
 
-fn app(random: &SeededRandom, tenant_id: TenantId, name: &str) -> App {
+pub fn app(random: &SeededRandom, tenant_id: TenantId, label: &str) -> App {
     App {
         tenant_id,
         client_id: ClientId::generate(random),
-        name: Name::parse(name).expect("name"),
-        secret_digest: ClientSecret::generate(random).digest(),
+        name: name(label),
+        secrets: vec![SecretEntry {
+            digest: ClientSecret::generate(random).digest(),
+            created_at: 1_700_000_100,
+            expires_at: None,
+        }],
+        scopes: Scope::parse_list(["read", "write.all"]).expect("scopes"),
+        roles: vec![RoleId::generate(random)],
         created_at: 1_700_000_100,
+        version: 0,
+    }
+}
+
+pub fn role(random: &SeededRandom, tenant_id: TenantId, grants: &App) -> Role {
+    Role {
+        tenant_id,
+        id: RoleId::generate(random),
+        name: name("readers"),
+        description: Description::parse("may read").expect("description"),
+        access: vec![Access {
+            application_id: grants.client_id,
+            scopes: grants.scopes[..1].to_vec(),
+        }],
+        created_at: 1_700_000_200,
+        version: 0,
     }
 }
 
@@ -27,9 +60,14 @@ fn app(random: &SeededRandom, tenant_id: TenantId, name: &str) -> App {
 pub async fn store_contract(store: &dyn Store, seed: u64) {
     let random = SeededRandom::new(seed);
     tenants_round_trip_and_are_never_overwritten(store, &random).await;
-    apps_need_an_existing_tenant_and_write_nothing_otherwise(store, &random).await;
-    apps_round_trip_and_are_never_overwritten(store, &random).await;
+    replacements_check_the_version_they_read(store, &random).await;
+    children_need_an_existing_tenant_and_write_nothing_otherwise(store, &random).await;
+    apps_and_roles_round_trip_and_are_never_overwritten(store, &random).await;
     apps_are_invisible_from_other_tenants(store, &random).await;
+    listings_page_through_every_item_once_in_id_order(store, &random).await;
+    the_token_read_needs_both_tenant_and_app(store, &random).await;
+    deleting_a_tenant_leaves_nothing_of_it_readable(store, &random).await;
+    deletes_remove_only_what_exists(store, &random).await;
 }
 
 async fn tenants_round_trip_and_are_never_overwritten(store: &dyn Store, random: &SeededRandom) {
@@ -42,7 +80,7 @@ async fn tenants_round_trip_and_are_never_overwritten(store: &dyn Store, random:
     );
 
     let impostor = Tenant {
-        name: Name::parse("Impostor").expect("name"),
+        name: name("Impostor"),
         ..acme.clone()
     };
     let error = store
@@ -53,7 +91,81 @@ async fn tenants_round_trip_and_are_never_overwritten(store: &dyn Store, random:
     assert_eq!(store.tenant(&acme.id).await.expect("read"), Some(acme));
 }
 
-async fn apps_need_an_existing_tenant_and_write_nothing_otherwise(
+async fn replacements_check_the_version_they_read(store: &dyn Store, random: &SeededRandom) {
+    let t = tenant(random, "versioned");
+    store.insert_tenant(&t).await.expect("insert");
+    let renamed = Tenant {
+        name: name("renamed"),
+        token_ttl: TokenTtl::new(600).expect("ttl"),
+        ..t.clone()
+    };
+    store
+        .replace_tenant(&renamed)
+        .await
+        .expect("replace at version 0");
+    let stored = store.tenant(&t.id).await.expect("read").expect("exists");
+    assert_eq!(
+        (
+            stored.name.as_str(),
+            stored.token_ttl.seconds(),
+            stored.version
+        ),
+        ("renamed", 600, 1)
+    );
+    let stale = store
+        .replace_tenant(&Tenant {
+            name: name("stale"),
+            ..t.clone()
+        })
+        .await;
+    assert!(
+        matches!(stale, Err(StoreError::VersionConflict)),
+        "{stale:?}"
+    );
+
+    let a = app(random, t.id, "versioned app");
+    store.insert_app(&a).await.expect("insert app");
+    let mut changed = a.clone();
+    changed.scopes = Vec::new();
+    store.replace_app(&changed).await.expect("replace app");
+    assert!(matches!(
+        store.replace_app(&a).await,
+        Err(StoreError::VersionConflict)
+    ));
+    let stored = store
+        .app(&t.id, &a.client_id)
+        .await
+        .expect("read")
+        .expect("exists");
+    assert!(stored.scopes.is_empty() && stored.version == 1);
+
+    let r = role(random, t.id, &a);
+    store.insert_role(&r).await.expect("insert role");
+    store
+        .replace_role(&Role {
+            name: name("writers"),
+            ..r.clone()
+        })
+        .await
+        .expect("replace role");
+    assert!(matches!(
+        store.replace_role(&r).await,
+        Err(StoreError::VersionConflict)
+    ));
+
+    let ghost = app(random, t.id, "never stored");
+    assert!(matches!(
+        store.replace_app(&ghost).await,
+        Err(StoreError::NotFound)
+    ));
+    assert_eq!(
+        store.app(&t.id, &ghost.client_id).await.expect("read"),
+        None,
+        "no resurrection"
+    );
+}
+
+async fn children_need_an_existing_tenant_and_write_nothing_otherwise(
     store: &dyn Store,
     random: &SeededRandom,
 ) {
@@ -65,27 +177,39 @@ async fn apps_need_an_existing_tenant_and_write_nothing_otherwise(
         store.app(&missing, &orphan.client_id).await.expect("read"),
         None
     );
+    let orphan_role = role(random, missing, &orphan);
+    let error = store
+        .insert_role(&orphan_role)
+        .await
+        .expect_err("no such tenant");
+    assert!(matches!(error, StoreError::TenantNotFound), "{error:?}");
+    assert_eq!(
+        store.role(&missing, &orphan_role.id).await.expect("read"),
+        None
+    );
     assert_eq!(store.tenant(&missing).await.expect("read"), None);
 }
 
-async fn apps_round_trip_and_are_never_overwritten(store: &dyn Store, random: &SeededRandom) {
+async fn apps_and_roles_round_trip_and_are_never_overwritten(
+    store: &dyn Store,
+    random: &SeededRandom,
+) {
     let home = tenant(random, "home");
     store.insert_tenant(&home).await.expect("insert tenant");
-    let daemon = app(random, home.id, "nightly batch");
-    assert_eq!(
-        store.app(&home.id, &daemon.client_id).await.expect("read"),
-        None
-    );
+    let mut daemon = app(random, home.id, "nightly batch");
+    daemon.secrets.push(SecretEntry {
+        digest: ClientSecret::generate(random).digest(),
+        created_at: 1_700_000_000,
+        expires_at: Some(1_700_086_400),
+    });
     store.insert_app(&daemon).await.expect("insert app");
     assert_eq!(
         store.app(&home.id, &daemon.client_id).await.expect("read"),
         Some(daemon.clone())
     );
 
-    let replacement = App {
-        secret_digest: ClientSecret::generate(random).digest(),
-        ..daemon.clone()
-    };
+    let mut replacement = daemon.clone();
+    replacement.secrets.truncate(1);
     let error = store
         .insert_app(&replacement)
         .await
@@ -96,10 +220,19 @@ async fn apps_round_trip_and_are_never_overwritten(store: &dyn Store, random: &S
         .await
         .expect("read")
         .expect("still there");
+    assert_eq!(kept.secrets, daemon.secrets, "the first write must survive");
+
+    let readers = role(random, home.id, &daemon);
+    store.insert_role(&readers).await.expect("insert role");
     assert_eq!(
-        kept.secret_digest, daemon.secret_digest,
-        "the first secret must survive"
+        store.role(&home.id, &readers.id).await.expect("read"),
+        Some(readers.clone())
     );
+    let error = store
+        .insert_role(&readers)
+        .await
+        .expect_err("same role id twice");
+    assert!(matches!(error, StoreError::AlreadyExists), "{error:?}");
 }
 
 async fn apps_are_invisible_from_other_tenants(store: &dyn Store, random: &SeededRandom) {
@@ -108,12 +241,163 @@ async fn apps_are_invisible_from_other_tenants(store: &dyn Store, random: &Seede
     store.insert_tenant(&b).await.expect("insert b");
     let in_a = app(random, a.id, "service in a");
     store.insert_app(&in_a).await.expect("insert app");
+    let role_in_a = role(random, a.id, &in_a);
+    store.insert_role(&role_in_a).await.expect("insert role");
     assert_eq!(store.app(&b.id, &in_a.client_id).await.expect("read"), None);
+    assert_eq!(store.role(&b.id, &role_in_a.id).await.expect("read"), None);
+    assert_eq!(
+        store.client(&b.id, &in_a.client_id).await.expect("read"),
+        None
+    );
     assert!(
         store
-            .app(&a.id, &in_a.client_id)
+            .apps(&b.id, &PageRequest::first(10))
             .await
-            .expect("read")
-            .is_some()
+            .expect("list")
+            .items
+            .is_empty()
+    );
+    assert!(
+        store
+            .roles(&b.id, &PageRequest::first(10))
+            .await
+            .expect("list")
+            .items
+            .is_empty()
+    );
+}
+
+async fn listings_page_through_every_item_once_in_id_order(
+    store: &dyn Store,
+    random: &SeededRandom,
+) {
+    let t = tenant(random, "many");
+    store.insert_tenant(&t).await.expect("insert");
+    let mut expected = BTreeSet::new();
+    for i in 0..7 {
+        let a = app(random, t.id, &format!("app {i}"));
+        store.insert_app(&a).await.expect("insert app");
+        expected.insert(a.client_id.to_string());
+    }
+    let mut seen = Vec::new();
+    let mut page = PageRequest::first(3);
+    loop {
+        let result = store.apps(&t.id, &page).await.expect("list");
+        assert!(result.items.len() <= 3);
+        seen.extend(result.items.iter().map(|a| a.client_id.to_string()));
+        match result.next {
+            Some(next) => page.after = Some(next),
+            None => break,
+        }
+    }
+    assert_eq!(
+        seen,
+        expected.iter().cloned().collect::<Vec<_>>(),
+        "each once, in id order"
+    );
+
+    let all_tenants = collect_tenants(store).await;
+    assert!(all_tenants.contains(&t.id.to_string()));
+    let unique: BTreeSet<_> = all_tenants.iter().collect();
+    assert_eq!(unique.len(), all_tenants.len(), "no tenant listed twice");
+}
+
+async fn collect_tenants(store: &dyn Store) -> Vec<String> {
+    let mut ids = Vec::new();
+    let mut page = PageRequest::first(2);
+    loop {
+        let result = store.tenants(&page).await.expect("list tenants");
+        ids.extend(result.items.iter().map(|t| t.id.to_string()));
+        match result.next {
+            Some(next) => page.after = Some(next),
+            None => return ids,
+        }
+    }
+}
+
+async fn the_token_read_needs_both_tenant_and_app(store: &dyn Store, random: &SeededRandom) {
+    let t = tenant(random, "token path");
+    store.insert_tenant(&t).await.expect("insert");
+    let a = app(random, t.id, "caller");
+    assert_eq!(store.client(&t.id, &a.client_id).await.expect("read"), None);
+    store.insert_app(&a).await.expect("insert app");
+    assert_eq!(
+        store.client(&t.id, &a.client_id).await.expect("read"),
+        Some((t.clone(), a.clone()))
+    );
+    let unknown = ClientId::generate(random);
+    assert_eq!(store.client(&t.id, &unknown).await.expect("read"), None);
+}
+
+async fn deleting_a_tenant_leaves_nothing_of_it_readable(store: &dyn Store, random: &SeededRandom) {
+    let t = tenant(random, "doomed");
+    store.insert_tenant(&t).await.expect("insert");
+    let apps: Vec<App> = (0..30)
+        .map(|i| app(random, t.id, &format!("doomed {i}")))
+        .collect();
+    for a in &apps {
+        store.insert_app(a).await.expect("insert app");
+    }
+    let r = role(random, t.id, &apps[0]);
+    store.insert_role(&r).await.expect("insert role");
+
+    store.delete_tenant(&t.id).await.expect("delete tenant");
+    assert_eq!(store.tenant(&t.id).await.expect("read"), None);
+    assert!(
+        !collect_tenants(store).await.contains(&t.id.to_string()),
+        "gone from the listing"
+    );
+    for a in &apps {
+        assert_eq!(store.app(&t.id, &a.client_id).await.expect("read"), None);
+        assert_eq!(store.client(&t.id, &a.client_id).await.expect("read"), None);
+    }
+    assert_eq!(store.role(&t.id, &r.id).await.expect("read"), None);
+    assert!(
+        store
+            .apps(&t.id, &PageRequest::first(100))
+            .await
+            .expect("list")
+            .items
+            .is_empty()
+    );
+    assert!(
+        store
+            .roles(&t.id, &PageRequest::first(100))
+            .await
+            .expect("list")
+            .items
+            .is_empty()
+    );
+    assert!(matches!(
+        store.delete_tenant(&t.id).await,
+        Err(StoreError::NotFound)
+    ));
+}
+
+async fn deletes_remove_only_what_exists(store: &dyn Store, random: &SeededRandom) {
+    let t = tenant(random, "deletes");
+    store.insert_tenant(&t).await.expect("insert");
+    let a = app(random, t.id, "short-lived");
+    store.insert_app(&a).await.expect("insert app");
+    let r = role(random, t.id, &a);
+    store.insert_role(&r).await.expect("insert role");
+    store
+        .delete_app(&t.id, &a.client_id)
+        .await
+        .expect("delete app");
+    store.delete_role(&t.id, &r.id).await.expect("delete role");
+    assert_eq!(store.app(&t.id, &a.client_id).await.expect("read"), None);
+    assert_eq!(store.role(&t.id, &r.id).await.expect("read"), None);
+    assert!(matches!(
+        store.delete_app(&t.id, &a.client_id).await,
+        Err(StoreError::NotFound)
+    ));
+    assert!(matches!(
+        store.delete_role(&t.id, &r.id).await,
+        Err(StoreError::NotFound)
+    ));
+    assert!(
+        store.tenant(&t.id).await.expect("read").is_some(),
+        "the tenant stays"
     );
 }

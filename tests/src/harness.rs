@@ -66,8 +66,13 @@ impl Functions {
     pub fn over(store: Arc<dyn Store>, signer: Arc<dyn TokenSigner>, admin: AdminAuth) -> Self {
         let clock = Arc::new(FixedClock::at(NOW));
         let random = Arc::new(SeededRandom::new(7));
-        let management = Management::new(store.clone(), clock.clone(), random.clone());
-        let issuer = TokenIssuer::new(store, signer.clone(), clock, random, TokenTtl::DEFAULT);
+        let management = Management::new(
+            store.clone(),
+            clock.clone(),
+            random.clone(),
+            TokenTtl::DEFAULT,
+        );
+        let issuer = TokenIssuer::new(store, signer.clone(), clock, random);
         Self {
             management: Api::default().with_management(management, admin),
             token: Api::default().with_oauth(issuer),

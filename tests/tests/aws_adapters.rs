@@ -76,9 +76,9 @@ async fn kms_signer_refuses_keys_that_cannot_sign_rs256() {
 }
 
 /// The functions as deployed: management over DynamoDB, token over DynamoDB and KMS; and the
-/// cost of one token: one `GetItem` and one `Sign`, nothing else.
+/// cost of one token: one `BatchGetItem` (the app and its tenant) and one `Sign`, nothing else.
 #[tokio::test]
-async fn the_aws_functions_issue_verifiable_tokens_for_one_get_item_and_one_sign() {
+async fn the_aws_functions_issue_verifiable_tokens_for_one_read_and_one_sign() {
     let sdk = moto::sdk_config().await;
     let table = moto::create_table(&sdk).await;
     let key_id = moto::create_signing_key(&sdk).await;
@@ -100,7 +100,7 @@ async fn the_aws_functions_issue_verifiable_tokens_for_one_get_item_and_one_sign
     let app = functions.register_app(&tenant, "worker").await;
     assert_eq!(
         calls.take(),
-        ["DynamoDB.PutItem", "DynamoDB.TransactWriteItems"]
+        ["DynamoDB.TransactWriteItems", "DynamoDB.TransactWriteItems"]
     );
     let (client_id, secret) = (
         app["clientId"].as_str().expect("id"),
@@ -110,7 +110,11 @@ async fn the_aws_functions_issue_verifiable_tokens_for_one_get_item_and_one_sign
     for _ in 0..3 {
         let answer = functions.request_token(&tenant, client_id, secret).await;
         assert_eq!(answer.status, 200, "{}", answer.raw);
-        assert_eq!(calls.take(), ["DynamoDB.GetItem", "KMS.Sign"], "per token");
+        assert_eq!(
+            calls.take(),
+            ["DynamoDB.BatchGetItem", "KMS.Sign"],
+            "per token"
+        );
     }
     let answer = functions.request_token(&tenant, client_id, secret).await;
     let keys = functions
@@ -134,7 +138,7 @@ async fn the_aws_functions_issue_verifiable_tokens_for_one_get_item_and_one_sign
     assert_eq!((unknown.status, &unknown.raw), (wrong.status, &wrong.raw));
     assert_eq!(
         calls.take(),
-        ["DynamoDB.GetItem"],
+        ["DynamoDB.BatchGetItem"],
         "a failed authentication signs nothing"
     );
 }

@@ -252,7 +252,7 @@ async fn unknown_routes_are_not_found_and_wrong_methods_not_allowed() {
     for path in [
         "/management/v4/nothing",
         "/management/v3/tenants",
-        "/management/v4/tenants/extra",
+        "/management/v4/tenants/extra/more",
     ] {
         assert_oauth_error(
             &create_tenant_with(
@@ -284,9 +284,16 @@ async fn unknown_routes_are_not_found_and_wrong_methods_not_allowed() {
         "not_found",
     );
 
-    let get = create_tenant_with(&functions, Event::new("GET", "/management/v4/tenants")).await;
-    assert_oauth_error(&get, 405, "method_not_allowed");
-    assert_eq!(get.header("allow"), Some("POST"));
+    let patch = create_tenant_with(&functions, Event::new("PATCH", "/management/v4/tenants")).await;
+    assert_oauth_error(&patch, 405, "method_not_allowed");
+    assert_eq!(patch.header("allow"), Some("GET, POST"));
+    let path =
+        format!("/management/v4/{tenant}/applications/0b6c1a52-5f44-4d2b-9a43-6b3f1f0e2a11/secret");
+    let get_secret = create_tenant_with(&functions, Event::new("GET", &path)).await;
+    assert_eq!(
+        (get_secret.status, get_secret.header("allow")),
+        (405, Some("POST"))
+    );
     let token_get = functions
         .token(Event::new("GET", &format!("/oauth/v4/{tenant}/token")))
         .await;

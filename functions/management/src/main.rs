@@ -16,7 +16,12 @@ async fn main() -> Result<(), lambda_http::Error> {
     let config = ManagementConfig::from_env()?;
     let sdk = appid::aws::sdk_config().await;
     let store = Arc::new(DynamoStore::from_config(&sdk, config.table_name));
-    let management = Management::new(store, Arc::new(SystemClock), Arc::new(SystemRandom));
+    let management = Management::new(
+        store,
+        Arc::new(SystemClock),
+        Arc::new(SystemRandom),
+        config.default_token_ttl,
+    );
     lambda::run(
         Api::default().with_management(management, config.admin),
         config.public_url,

@@ -19,12 +19,6 @@ async fn main() -> Result<(), lambda_http::Error> {
     let sdk = appid::aws::sdk_config().await;
     let store = Arc::new(DynamoStore::from_config(&sdk, config.table_name));
     let signer = Arc::new(KmsSigner::from_config(&sdk, &config.kms_key_id).await?);
-    let issuer = TokenIssuer::new(
-        store,
-        signer,
-        Arc::new(SystemClock),
-        Arc::new(SystemRandom),
-        config.token_ttl,
-    );
+    let issuer = TokenIssuer::new(store, signer, Arc::new(SystemClock), Arc::new(SystemRandom));
     lambda::run(Api::default().with_oauth(issuer), config.public_url).await
 }

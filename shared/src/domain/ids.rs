@@ -71,6 +71,11 @@ uuid_id! {
     ClientId
 }
 
+uuid_id! {
+    /// A role of a tenant.
+    RoleId
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

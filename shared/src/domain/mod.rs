@@ -4,12 +4,16 @@
 mod ids;
 mod names;
 mod records;
+mod scopes;
 mod secret;
 mod url;
 
-pub use ids::{ClientId, InvalidId, TenantId};
+pub use ids::{ClientId, InvalidId, RoleId, TenantId};
 pub use names::{InvalidName, Name};
-pub use records::{App, Tenant};
+pub use records::{
+    Access, App, Description, InvalidDescription, Role, SecretEntry, Tenant, Version,
+};
+pub use scopes::{InvalidScope, Scope};
 pub use secret::{ClientSecret, PresentedSecret, SecretDigest};
 pub use url::{BaseUrl, InvalidBaseUrl};
 

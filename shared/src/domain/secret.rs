@@ -52,9 +52,13 @@ impl PresentedSecret {
         Self(text)
     }
 
+    pub fn digest(&self) -> SecretDigest {
+        SecretDigest::of(&self.0)
+    }
+
     /// Whether this secret's digest equals `expected`, in time independent of where they differ.
     pub fn matches(&self, expected: &SecretDigest) -> bool {
-        SecretDigest::of(&self.0).0.ct_eq(&expected.0).into()
+        self.digest().constant_time_eq(expected)
     }
 }
 
@@ -82,6 +86,11 @@ impl SecretDigest {
 
     pub fn as_bytes(&self) -> &[u8; 32] {
         &self.0
+    }
+
+    /// Equality in time independent of where the digests differ.
+    pub fn constant_time_eq(&self, other: &Self) -> bool {
+        self.0.ct_eq(&other.0).into()
     }
 }
 

@@ -30,7 +30,14 @@ pub(super) enum ApiError {
     Unauthorized,
     InvalidJson(String),
     InvalidName(Cow<'static, str>),
+    InvalidScope(String),
+    /// A role or an assignment names an app, scope or role that does not exist, or is malformed.
+    InvalidRole(String),
     TenantNotFound,
+    ApplicationNotFound,
+    RoleNotFound,
+    /// The resource kept changing under concurrent writes; the caller should retry.
+    Conflict,
     /// RFC 6749 §5.2 `invalid_request`.
     InvalidRequest(Cow<'static, str>),
     /// RFC 6749 §5.2 `invalid_client`; unknown client and wrong secret share one description.
@@ -60,7 +67,12 @@ impl ApiError {
             Self::Unauthorized => "unauthorized",
             Self::InvalidJson(_) => "invalid_json",
             Self::InvalidName(_) => "invalid_name",
+            Self::InvalidScope(_) => "invalid_scope",
+            Self::InvalidRole(_) => "invalid_role",
             Self::TenantNotFound => "tenant_not_found",
+            Self::ApplicationNotFound => "application_not_found",
+            Self::RoleNotFound => "role_not_found",
+            Self::Conflict => "conflict",
             Self::InvalidRequest(_) => "invalid_request",
             Self::InvalidClient(_) => "invalid_client",
             Self::UnsupportedGrantType => "unsupported_grant_type",
@@ -71,13 +83,19 @@ impl ApiError {
 
     fn status(&self) -> StatusCode {
         match self {
-            Self::NotFound | Self::TenantNotFound => StatusCode::NOT_FOUND,
+            Self::NotFound
+            | Self::TenantNotFound
+            | Self::ApplicationNotFound
+            | Self::RoleNotFound => StatusCode::NOT_FOUND,
+            Self::Conflict => StatusCode::CONFLICT,
             Self::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::Unauthorized | Self::InvalidClient(_) => StatusCode::UNAUTHORIZED,
             Self::InvalidJson(_)
             | Self::InvalidName(_)
+            | Self::InvalidScope(_)
+            | Self::InvalidRole(_)
             | Self::InvalidRequest(_)
             | Self::UnsupportedGrantType => StatusCode::BAD_REQUEST,
             Self::TemporarilyUnavailable => StatusCode::SERVICE_UNAVAILABLE,
@@ -98,7 +116,11 @@ impl ApiError {
             Self::Unauthorized => "a valid admin credential is required".into(),
             Self::InvalidJson(why) => format!("request body is not valid: {why}").into(),
             Self::InvalidName(why) => why.as_ref().into(),
+            Self::InvalidScope(why) | Self::InvalidRole(why) => why.as_str().into(),
             Self::TenantNotFound => "no tenant has this id".into(),
+            Self::ApplicationNotFound => "no application of this tenant has this client id".into(),
+            Self::RoleNotFound => "no role of this tenant has this id".into(),
+            Self::Conflict => "the resource changed concurrently; retry".into(),
             Self::InvalidRequest(why) => why.as_ref().into(),
             Self::InvalidClient(why) => (*why).into(),
             Self::UnsupportedGrantType => "only grant_type=client_credentials is supported".into(),

@@ -1,4 +1,5 @@
-//! `/management/v4/...`: registering tenants and apps, behind an admin credential.
+//! `/management/v4/...`: tenants, apps, scopes, roles, secrets and token settings, behind an
+//! admin credential. Shapes follow App ID's v4 management API.
 
 use std::fmt;
 
@@ -6,14 +7,18 @@ use bytes::Bytes;
 use http::header::AUTHORIZATION;
 use http::{Method, Request, Response, StatusCode};
 use serde::Serialize;
-use serde_json::Value;
 
 use super::Outcome;
+use super::body;
 use super::errors::ApiError;
-use super::request::{check_body, only, strip_scheme};
+use super::request::strip_scheme;
 use super::response::json;
-use crate::domain::{BaseUrl, ClientId, Name, PresentedSecret, SecretDigest, TenantId};
-use crate::service::{Management, ManagementError};
+use crate::domain::{
+    Access, App, BaseUrl, ClientId, Name, PresentedSecret, Role, RoleId, Scope, SecretDigest,
+    Tenant, TenantId,
+};
+use crate::ports::Page;
+use crate::service::{DEFAULT_GRACE_SECONDS, Management, ManagementError};
 
 /// How management callers prove they are administrators.
 pub enum AdminAuth {
@@ -81,25 +86,72 @@ impl fmt::Debug for AdminAuth {
 #[derive(Debug, Clone)]
 pub struct IamCaller(pub String);
 
-/// `POST /management/v4/tenants` → `201`
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct TenantCreated<'a> {
-    tenant_id: TenantId,
-    name: &'a Name,
-    o_auth_server_url: String,
+/// What a management path names, once its ids are parsed.
+enum Resource {
+    Tenants,
+    Tenant(TenantId),
+    Apps(TenantId),
+    App(TenantId, ClientId),
+    AppScopes(TenantId, ClientId),
+    AppRoles(TenantId, ClientId),
+    AppSecret(TenantId, ClientId),
+    Roles(TenantId),
+    Role(TenantId, RoleId),
+    TokenConfig(TenantId),
 }
 
-/// `POST /management/v4/{tenantId}/applications` → `201`, App ID's shape. The only response that
-/// ever carries the secret.
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct AppRegistered<'a> {
-    client_id: ClientId,
-    tenant_id: TenantId,
-    secret: &'a str,
-    name: &'a Name,
-    o_auth_server_url: String,
+impl Resource {
+    /// Parses the path below `/management`. An id that cannot be one of ours answers like an
+    /// unknown id of that kind.
+    fn parse(path: &[&str]) -> Result<Self, ApiError> {
+        let tenant = |raw: &str| {
+            raw.parse::<TenantId>()
+                .map_err(|_| ApiError::TenantNotFound)
+        };
+        let app = |raw: &str| {
+            raw.parse::<ClientId>()
+                .map_err(|_| ApiError::ApplicationNotFound)
+        };
+        let role = |raw: &str| raw.parse::<RoleId>().map_err(|_| ApiError::RoleNotFound);
+        Ok(match path {
+            ["v4", "tenants"] => Self::Tenants,
+            ["v4", "tenants", t] => Self::Tenant(tenant(t)?),
+            ["v4", t, "applications"] => Self::Apps(tenant(t)?),
+            ["v4", t, "applications", c] => Self::App(tenant(t)?, app(c)?),
+            ["v4", t, "applications", c, "scopes"] => Self::AppScopes(tenant(t)?, app(c)?),
+            ["v4", t, "applications", c, "roles"] => Self::AppRoles(tenant(t)?, app(c)?),
+            ["v4", t, "applications", c, "secret"] => Self::AppSecret(tenant(t)?, app(c)?),
+            ["v4", t, "roles"] => Self::Roles(tenant(t)?),
+            ["v4", t, "roles", r] => Self::Role(tenant(t)?, role(r)?),
+            ["v4", t, "config", "tokens"] => Self::TokenConfig(tenant(t)?),
+            _ => return Err(ApiError::NotFound),
+        })
+    }
+
+    /// The methods the resource takes, for `Allow`.
+    fn allowed(&self) -> &'static str {
+        match self {
+            Self::Tenants | Self::Apps(_) | Self::Roles(_) => "GET, POST",
+            Self::Tenant(_) | Self::App(..) | Self::Role(..) => "GET, PUT, DELETE",
+            Self::AppScopes(..) | Self::AppRoles(..) | Self::TokenConfig(_) => "GET, PUT",
+            Self::AppSecret(..) => "POST",
+        }
+    }
+
+    fn tenant(&self) -> Option<TenantId> {
+        match self {
+            Self::Tenants => None,
+            Self::Tenant(t)
+            | Self::Apps(t)
+            | Self::App(t, _)
+            | Self::AppScopes(t, _)
+            | Self::AppRoles(t, _)
+            | Self::AppSecret(t, _)
+            | Self::Roles(t)
+            | Self::Role(t, _)
+            | Self::TokenConfig(t) => Some(*t),
+        }
+    }
 }
 
 /// Routes a request below `/management`, after checking the admin credential: an
@@ -113,64 +165,410 @@ pub(super) async fn handle(
     outcome: &mut Outcome,
 ) -> Result<Response<Bytes>, ApiError> {
     outcome.actor = Some(admin.authenticate(request)?);
-    match path {
-        ["v4", "tenants"] => {
-            only(request, &Method::POST, "POST")?;
-            let name = parse_name_body(request)?;
+    let resource = Resource::parse(path)?;
+    outcome.tenant_id = resource.tenant();
+    let method = request.method().clone();
+    if method != Method::GET {
+        outcome.action = Some(action(&resource, &method));
+    }
+    let view = View { origin };
+    let answer = match (resource, method) {
+        (Resource::Tenants, Method::POST) => {
             let tenant = service
-                .create_tenant(name)
+                .create_tenant(body::name(&body::object(request)?)?)
+                .await;
+            let tenant = tenant.map_err(management_error)?;
+            outcome.tenant_id = Some(tenant.id);
+            json(StatusCode::CREATED, &view.tenant(&tenant))
+        }
+        (Resource::Tenants, Method::GET) => {
+            let page = service
+                .tenants(&body::page(request)?)
                 .await
                 .map_err(management_error)?;
-            outcome.tenant_id = Some(tenant.id);
-            let body = TenantCreated {
-                tenant_id: tenant.id,
-                name: &tenant.name,
-                o_auth_server_url: origin.oauth_server_url(&tenant.id),
-            };
-            Ok(json(StatusCode::CREATED, &body))
+            ok(&Listing::new("tenants", &page, |t| view.tenant(t)))
         }
-        ["v4", tenant, "applications"] => {
-            only(request, &Method::POST, "POST")?;
-            let tenant_id: TenantId = tenant.parse().map_err(|_| ApiError::TenantNotFound)?;
-            outcome.tenant_id = Some(tenant_id);
-            let name = parse_name_body(request)?;
+        (Resource::Tenant(t), Method::GET) => {
+            ok(&view.tenant(&service.tenant(t).await.map_err(management_error)?))
+        }
+        (Resource::Tenant(t), Method::PUT) => {
+            let name = body::name(&body::object(request)?)?;
+            ok(&view.tenant(
+                &service
+                    .rename_tenant(t, name)
+                    .await
+                    .map_err(management_error)?,
+            ))
+        }
+        (Resource::Tenant(t), Method::DELETE) => {
+            service.delete_tenant(t).await.map_err(management_error)?;
+            no_content()
+        }
+        (Resource::Apps(t), Method::POST) => {
+            let name = body::name(&body::object(request)?)?;
             let (app, secret) = service
-                .register_app(tenant_id, name)
+                .register_app(t, name)
                 .await
                 .map_err(management_error)?;
             outcome.client_id = Some(app.client_id);
             let body = AppRegistered {
                 client_id: app.client_id,
-                tenant_id,
+                tenant_id: t,
                 secret: secret.expose(),
                 name: &app.name,
-                o_auth_server_url: origin.oauth_server_url(&tenant_id),
+                o_auth_server_url: origin.oauth_server_url(&t),
             };
-            Ok(json(StatusCode::CREATED, &body))
+            json(StatusCode::CREATED, &body)
         }
-        _ => Err(ApiError::NotFound),
+        (Resource::Apps(t), Method::GET) => {
+            let page = service
+                .apps(t, &body::page(request)?)
+                .await
+                .map_err(management_error)?;
+            ok(&Listing::new("applications", &page, |a| view.app(a)))
+        }
+        (Resource::App(t, c), method) => {
+            outcome.client_id = Some(c);
+            match method {
+                Method::GET => ok(&view.app(&service.app(t, c).await.map_err(management_error)?)),
+                Method::PUT => {
+                    let name = body::name(&body::object(request)?)?;
+                    ok(&view.app(
+                        &service
+                            .rename_app(t, c, name)
+                            .await
+                            .map_err(management_error)?,
+                    ))
+                }
+                Method::DELETE => {
+                    service.delete_app(t, c).await.map_err(management_error)?;
+                    no_content()
+                }
+                _ => return Err(ApiError::MethodNotAllowed("GET, PUT, DELETE")),
+            }
+        }
+        (Resource::AppScopes(t, c), method) => {
+            outcome.client_id = Some(c);
+            let app = match method {
+                Method::GET => service.app(t, c).await,
+                Method::PUT => {
+                    service
+                        .set_scopes(t, c, body::scopes(&body::object(request)?)?)
+                        .await
+                }
+                _ => return Err(ApiError::MethodNotAllowed("GET, PUT")),
+            };
+            ok(&ScopeList {
+                scopes: &app.map_err(management_error)?.scopes,
+            })
+        }
+        (Resource::AppRoles(t, c), method) => {
+            outcome.client_id = Some(c);
+            let roles = match method {
+                Method::GET => service.app_roles(t, c).await,
+                Method::PUT => {
+                    service
+                        .assign_roles(t, c, body::role_ids(&body::object(request)?)?)
+                        .await
+                }
+                _ => return Err(ApiError::MethodNotAllowed("GET, PUT")),
+            };
+            let roles = roles.map_err(management_error)?;
+            ok(&AssignedRoles {
+                roles: roles
+                    .iter()
+                    .map(|r| RoleRef {
+                        id: r.id,
+                        name: &r.name,
+                    })
+                    .collect(),
+            })
+        }
+        (Resource::AppSecret(t, c), Method::POST) => {
+            outcome.client_id = Some(c);
+            let grace =
+                body::grace_seconds(&body::optional_object(request)?, DEFAULT_GRACE_SECONDS)?;
+            let (app, secret) = service
+                .rotate_secret(t, c, grace)
+                .await
+                .map_err(management_error)?;
+            let body = SecretRotated {
+                client_id: c,
+                secret: secret.expose(),
+                secrets: secrets_info(&app),
+            };
+            ok(&body)
+        }
+        (Resource::Roles(t), Method::POST) => {
+            let spec = body::role_spec(&body::object(request)?)?;
+            let role = service
+                .create_role(t, spec)
+                .await
+                .map_err(management_error)?;
+            json(StatusCode::CREATED, &view.role(&role))
+        }
+        (Resource::Roles(t), Method::GET) => {
+            let page = service
+                .roles(t, &body::page(request)?)
+                .await
+                .map_err(management_error)?;
+            ok(&Listing::new("roles", &page, |r| view.role(r)))
+        }
+        (Resource::Role(t, r), Method::GET) => {
+            ok(&view.role(&service.role(t, r).await.map_err(management_error)?))
+        }
+        (Resource::Role(t, r), Method::PUT) => {
+            let spec = body::role_spec(&body::object(request)?)?;
+            ok(&view.role(
+                &service
+                    .replace_role(t, r, spec)
+                    .await
+                    .map_err(management_error)?,
+            ))
+        }
+        (Resource::Role(t, r), Method::DELETE) => {
+            service.delete_role(t, r).await.map_err(management_error)?;
+            no_content()
+        }
+        (Resource::TokenConfig(t), method) => {
+            let tenant = match method {
+                Method::GET => service.tenant(t).await,
+                Method::PUT => {
+                    service
+                        .set_token_ttl(t, body::token_ttl(&body::object(request)?)?)
+                        .await
+                }
+                _ => return Err(ApiError::MethodNotAllowed("GET, PUT")),
+            };
+            let seconds = tenant.map_err(management_error)?.token_ttl.seconds();
+            ok(&TokenConfig {
+                access: AccessTokenConfig {
+                    expires_in: seconds,
+                },
+            })
+        }
+        (resource, _) => return Err(ApiError::MethodNotAllowed(resource.allowed())),
+    };
+    Ok(answer)
+}
+
+/// The audit name of a change.
+fn action(resource: &Resource, method: &Method) -> &'static str {
+    match (resource, method.as_str()) {
+        (Resource::Tenants, _) => "tenant.create",
+        (Resource::Tenant(_), "PUT") => "tenant.rename",
+        (Resource::Tenant(_), _) => "tenant.delete",
+        (Resource::Apps(_), _) => "app.register",
+        (Resource::App(..), "PUT") => "app.rename",
+        (Resource::App(..), _) => "app.delete",
+        (Resource::AppScopes(..), _) => "app.scopes.replace",
+        (Resource::AppRoles(..), _) => "app.roles.assign",
+        (Resource::AppSecret(..), _) => "app.secret.rotate",
+        (Resource::Roles(_), _) => "role.create",
+        (Resource::Role(..), "PUT") => "role.replace",
+        (Resource::Role(..), _) => "role.delete",
+        (Resource::TokenConfig(_), _) => "tenant.tokens.configure",
     }
 }
 
 fn management_error(error: ManagementError) -> ApiError {
     match error {
         ManagementError::TenantNotFound => ApiError::TenantNotFound,
+        ManagementError::AppNotFound => ApiError::ApplicationNotFound,
+        ManagementError::RoleNotFound => ApiError::RoleNotFound,
+        ManagementError::InvalidRole(why) => ApiError::InvalidRole(why),
+        ManagementError::Conflict => ApiError::Conflict,
         ManagementError::Store(e) => e.into(),
     }
 }
 
-/// `{"name": "..."}`, the body of both creation routes. Other members are ignored, as App ID
-/// ignores them.
-fn parse_name_body(request: &Request<Bytes>) -> Result<Name, ApiError> {
-    check_body(request, "application/json")?;
-    let value: Value =
-        serde_json::from_slice(request.body()).map_err(|e| ApiError::InvalidJson(e.to_string()))?;
-    let Value::Object(members) = value else {
-        return Err(ApiError::InvalidJson("expected a JSON object".into()));
-    };
-    match members.get("name") {
-        None | Some(Value::Null) => Err(ApiError::InvalidName("name is required".into())),
-        Some(Value::String(raw)) => Ok(Name::parse(raw)?),
-        Some(_) => Err(ApiError::InvalidName("name must be a string".into())),
+fn ok<T: Serialize>(body: &T) -> Response<Bytes> {
+    json(StatusCode::OK, body)
+}
+
+fn no_content() -> Response<Bytes> {
+    let mut response = json(StatusCode::NO_CONTENT, &());
+    *response.body_mut() = Bytes::new();
+    response.headers_mut().remove(http::header::CONTENT_TYPE);
+    response
+}
+
+/// Builds the public views of stored records, with URLs on the caller's origin.
+struct View<'a> {
+    origin: &'a BaseUrl,
+}
+
+impl View<'_> {
+    fn tenant<'t>(&self, tenant: &'t Tenant) -> TenantView<'t> {
+        TenantView {
+            tenant_id: tenant.id,
+            name: &tenant.name,
+            o_auth_server_url: self.origin.oauth_server_url(&tenant.id),
+            created_at: tenant.created_at,
+        }
+    }
+
+    fn app<'t>(&self, app: &'t App) -> AppView<'t> {
+        AppView {
+            client_id: app.client_id,
+            tenant_id: app.tenant_id,
+            name: &app.name,
+            o_auth_server_url: self.origin.oauth_server_url(&app.tenant_id),
+            scopes: &app.scopes,
+            secrets: secrets_info(app),
+            created_at: app.created_at,
+        }
+    }
+
+    fn role<'t>(&self, role: &'t Role) -> RoleView<'t> {
+        RoleView {
+            id: role.id,
+            name: &role.name,
+            description: role.description.as_str(),
+            access: role.access.iter().map(AccessView::from).collect(),
+            created_at: role.created_at,
+        }
+    }
+}
+
+fn secrets_info(app: &App) -> Vec<SecretInfo> {
+    app.secrets
+        .iter()
+        .map(|s| SecretInfo {
+            created_at: s.created_at,
+            expires_at: s.expires_at,
+        })
+        .collect()
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct TenantView<'a> {
+    tenant_id: TenantId,
+    name: &'a Name,
+    o_auth_server_url: String,
+    created_at: u64,
+}
+
+/// An app as any GET returns it: no secret, only when each live secret was made and when a
+/// previous one expires. (App ID returns the secret here; we keep only digests.)
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct AppView<'a> {
+    client_id: ClientId,
+    tenant_id: TenantId,
+    name: &'a Name,
+    o_auth_server_url: String,
+    scopes: &'a [Scope],
+    secrets: Vec<SecretInfo>,
+    created_at: u64,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct SecretInfo {
+    created_at: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    expires_at: Option<u64>,
+}
+
+/// `POST /management/v4/{tenantId}/applications` → `201`, App ID's shape. With
+/// [`SecretRotated`], the only responses that ever carry a secret.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct AppRegistered<'a> {
+    client_id: ClientId,
+    tenant_id: TenantId,
+    secret: &'a str,
+    name: &'a Name,
+    o_auth_server_url: String,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct SecretRotated<'a> {
+    client_id: ClientId,
+    secret: &'a str,
+    secrets: Vec<SecretInfo>,
+}
+
+#[derive(Serialize)]
+struct ScopeList<'a> {
+    scopes: &'a [Scope],
+}
+
+#[derive(Serialize)]
+struct AssignedRoles<'a> {
+    roles: Vec<RoleRef<'a>>,
+}
+
+#[derive(Serialize)]
+struct RoleRef<'a> {
+    id: RoleId,
+    name: &'a Name,
+}
+
+/// A role in App ID's shape (its `access` members are snake_case there too).
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct RoleView<'a> {
+    id: RoleId,
+    name: &'a Name,
+    description: &'a str,
+    access: Vec<AccessView<'a>>,
+    created_at: u64,
+}
+
+#[derive(Serialize)]
+struct AccessView<'a> {
+    application_id: ClientId,
+    scopes: &'a [Scope],
+}
+
+impl<'a> From<&'a Access> for AccessView<'a> {
+    fn from(access: &'a Access) -> Self {
+        Self {
+            application_id: access.application_id,
+            scopes: &access.scopes,
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct TokenConfig {
+    access: AccessTokenConfig,
+}
+
+#[derive(Serialize)]
+struct AccessTokenConfig {
+    expires_in: u32,
+}
+
+/// A page of a listing: `{"<kind>": [...], "nextCursor"?: "..."}`.
+struct Listing<T> {
+    kind: &'static str,
+    items: Vec<T>,
+    next_cursor: Option<String>,
+}
+
+impl<T> Listing<T> {
+    fn new<'p, R>(kind: &'static str, page: &'p Page<R>, view: impl Fn(&'p R) -> T) -> Self {
+        Self {
+            kind,
+            items: page.items.iter().map(view).collect(),
+            next_cursor: page.next.clone(),
+        }
+    }
+}
+
+impl<T: Serialize> Serialize for Listing<T> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut map = s.serialize_map(None)?;
+        map.serialize_entry(self.kind, &self.items)?;
+        if let Some(cursor) = &self.next_cursor {
+            map.serialize_entry("nextCursor", cursor)?;
+        }
+        map.end()
     }
 }

@@ -11,6 +11,7 @@
 //! | POST   | `/oauth/v4/{tenantId}/token`              | token                |
 //! | GET    | `/oauth/v4/{tenantId}/publickeys`         | token                |
 
+mod body;
 mod errors;
 mod management;
 mod oauth;
@@ -107,6 +108,8 @@ impl Api {
 struct Outcome {
     route: Option<&'static str>,
     actor: Option<String>,
+    /// The change a management request asked for, for the audit trail.
+    action: Option<&'static str>,
     tenant_id: Option<TenantId>,
     client_id: Option<ClientId>,
     jti: Option<uuid::Uuid>,
@@ -115,21 +118,35 @@ struct Outcome {
 
 impl Outcome {
     /// Our own failures are logged at ERROR, with their cause, where they are handled; this
-    /// event records the outcome of every request alike.
+    /// event records the outcome of every request alike. A management change is logged under
+    /// the `audit` target, so the audit trail can be routed on its own.
     fn log(&self, method: &Method, response: &Response<Bytes>, started: Instant) {
         let status = response.status().as_u16();
         let latency_us = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
-        tracing::info!(
-            route = self.route,
-            method = %method,
-            status,
-            actor = self.actor.as_deref(),
-            tenant_id = self.tenant_id.map(tracing::field::display),
-            client_id = self.client_id.map(tracing::field::display),
-            jti = self.jti.map(tracing::field::display),
-            error = self.error,
-            latency_us,
-            "request"
-        );
+        let outcome = if status < 400 { "success" } else { "failure" };
+        macro_rules! event {
+            ($($target:tt)*) => {
+                tracing::info!(
+                    $($target)*
+                    route = self.route,
+                    method = %method,
+                    status,
+                    outcome,
+                    action = self.action,
+                    actor = self.actor.as_deref(),
+                    tenant_id = self.tenant_id.map(tracing::field::display),
+                    client_id = self.client_id.map(tracing::field::display),
+                    jti = self.jti.map(tracing::field::display),
+                    error = self.error,
+                    latency_us,
+                    "request"
+                )
+            };
+        }
+        if self.action.is_some() {
+            event!(target: "audit",);
+        } else {
+            event!();
+        }
     }
 }

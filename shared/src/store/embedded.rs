@@ -2,25 +2,28 @@
 //!
 //! redb gives ACID transactions with copy-on-write pages and a checksummed commit, so a crash
 //! at any point leaves the last committed state; every commit here is durable (fsync) before the
-//! call returns. Values are small JSON documents so that the file stays inspectable and can
-//! gain fields without a migration.
+//! call returns. Each operation is one transaction, so its checks and writes apply together.
+//! Values are the JSON of [`records`](super::records), so the file stays inspectable and can gain
+//! fields without a migration.
 
 use std::path::Path;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use base64::Engine;
-use base64::engine::general_purpose::STANDARD;
-use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
-use serde::{Deserialize, Serialize};
+use redb::{Database, ReadableDatabase, ReadableTable, Table, TableDefinition, WriteTransaction};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
 
-use crate::domain::{App, ClientId, Name, SecretDigest, Tenant, TenantId};
-use crate::ports::{Store, StoreError};
+use super::records::{AppRecord, RoleRecord, TenantRecord, id};
+use crate::domain::{App, ClientId, Role, RoleId, Tenant, TenantId, Version};
+use crate::ports::{Page, PageRequest, Store, StoreError};
 
 /// Tenants by tenant id.
 const TENANTS: TableDefinition<&str, &[u8]> = TableDefinition::new("tenants");
 /// Apps by `<tenant id>/<client id>`, so that a tenant's apps are one key range.
 const APPS: TableDefinition<&str, &[u8]> = TableDefinition::new("apps");
+/// Roles by `<tenant id>/<role id>`.
+const ROLES: TableDefinition<&str, &[u8]> = TableDefinition::new("roles");
 
 #[derive(Clone)]
 pub struct EmbeddedStore {
@@ -32,8 +35,9 @@ impl EmbeddedStore {
     pub fn open(path: &Path) -> Result<Self, StoreError> {
         let db = Database::create(path).map_err(unavailable)?;
         let txn = db.begin_write().map_err(unavailable)?;
-        txn.open_table(TENANTS).map_err(unavailable)?;
-        txn.open_table(APPS).map_err(unavailable)?;
+        for table in [TENANTS, APPS, ROLES] {
+            txn.open_table(table).map_err(unavailable)?;
+        }
         txn.commit().map_err(unavailable)?;
         Ok(Self { db: Arc::new(db) })
     }
@@ -48,137 +52,327 @@ impl EmbeddedStore {
             .await
             .map_err(|e| StoreError::Unavailable(e.into()))?
     }
+
+    /// Runs `work` in one write transaction, committed only if it succeeds.
+    async fn write(
+        &self,
+        work: impl FnOnce(&WriteTransaction) -> Result<(), StoreError> + Send + 'static,
+    ) -> Result<(), StoreError> {
+        self.blocking(move |db| {
+            let txn = db.begin_write().map_err(unavailable)?;
+            work(&txn)?;
+            txn.commit().map_err(unavailable)
+        })
+        .await
+    }
+
+    async fn get<R: DeserializeOwned + Send + 'static>(
+        &self,
+        table: TableDefinition<'static, &'static str, &'static [u8]>,
+        key: String,
+    ) -> Result<Option<R>, StoreError> {
+        self.blocking(move |db| {
+            let txn = db.begin_read().map_err(unavailable)?;
+            let table = txn.open_table(table).map_err(unavailable)?;
+            let value = table.get(key.as_str()).map_err(unavailable)?;
+            value.map(|v| decode(v.value())).transpose()
+        })
+        .await
+    }
+
+    /// Up to `page.limit` records whose keys start with `prefix`, after `prefix + page.after`;
+    /// returned with the key suffix after the prefix.
+    async fn list<R: DeserializeOwned + Send + 'static>(
+        &self,
+        table: TableDefinition<'static, &'static str, &'static [u8]>,
+        prefix: String,
+        page: &PageRequest,
+    ) -> Result<Page<(String, R)>, StoreError> {
+        let (limit, after) = (page.limit, page.after.clone());
+        self.blocking(move |db| {
+            let txn = db.begin_read().map_err(unavailable)?;
+            let table = txn.open_table(table).map_err(unavailable)?;
+            let start = format!("{prefix}{}", after.as_deref().unwrap_or(""));
+            let mut items = Vec::new();
+            let mut next = None;
+            for entry in table.range(start.as_str()..).map_err(unavailable)? {
+                let (key, value) = entry.map_err(unavailable)?;
+                let Some(suffix) = key.value().strip_prefix(prefix.as_str()) else {
+                    break;
+                };
+                if after.as_deref() == Some(suffix) {
+                    continue;
+                }
+                if items.len() == limit {
+                    next = items.last().map(|(k, _): &(String, R)| k.clone());
+                    break;
+                }
+                items.push((suffix.to_owned(), decode(value.value())?));
+            }
+            Ok(Page { items, next })
+        })
+        .await
+    }
 }
 
 #[async_trait]
 impl Store for EmbeddedStore {
     async fn insert_tenant(&self, tenant: &Tenant) -> Result<(), StoreError> {
+        let (key, value) = (tenant.id.to_string(), encode(&TenantRecord::new(tenant, 0)));
+        self.write(move |txn| insert_new(&mut open(txn, TENANTS)?, &key, &value))
+            .await
+    }
+
+    async fn tenant(&self, id: &TenantId) -> Result<Option<Tenant>, StoreError> {
+        let record: Option<TenantRecord> = self.get(TENANTS, id.to_string()).await?;
+        record.map(|r| r.into_tenant(*id)).transpose()
+    }
+
+    async fn tenants(&self, page: &PageRequest) -> Result<Page<Tenant>, StoreError> {
+        let page = self
+            .list::<TenantRecord>(TENANTS, String::new(), page)
+            .await?;
+        map_page(page, |key, r| r.into_tenant(id(&key)?))
+    }
+
+    async fn replace_tenant(&self, tenant: &Tenant) -> Result<(), StoreError> {
         let key = tenant.id.to_string();
-        let value = encode(&StoredTenant {
-            name: tenant.name.as_str().to_owned(),
-            created_at: tenant.created_at,
-        });
-        self.blocking(move |db| {
-            let txn = db.begin_write().map_err(unavailable)?;
-            {
-                let mut tenants = txn.open_table(TENANTS).map_err(unavailable)?;
-                if tenants.get(key.as_str()).map_err(unavailable)?.is_some() {
-                    return Err(StoreError::AlreadyExists);
-                }
-                tenants
-                    .insert(key.as_str(), value.as_slice())
-                    .map_err(unavailable)?;
-            }
-            txn.commit().map_err(unavailable)
+        let (expected, value) = (
+            tenant.version,
+            encode(&TenantRecord::new(tenant, tenant.version + 1)),
+        );
+        self.write(move |txn| {
+            replace::<TenantRecord>(
+                &mut open(txn, TENANTS)?,
+                &key,
+                expected,
+                &value,
+                TenantRecord::version,
+            )
         })
         .await
     }
 
-    async fn tenant(&self, id: &TenantId) -> Result<Option<Tenant>, StoreError> {
-        let id = *id;
-        self.blocking(move |db| {
-            let txn = db.begin_read().map_err(unavailable)?;
-            let tenants = txn.open_table(TENANTS).map_err(unavailable)?;
-            let Some(bytes) = tenants.get(id.to_string().as_str()).map_err(unavailable)? else {
-                return Ok(None);
-            };
-            let stored: StoredTenant = decode(bytes.value())?;
-            Ok(Some(Tenant {
-                id,
-                name: parse_name(&stored.name)?,
-                created_at: stored.created_at,
-            }))
+    async fn delete_tenant(&self, id: &TenantId) -> Result<(), StoreError> {
+        let (key, prefix) = (id.to_string(), format!("{id}/"));
+        self.write(move |txn| {
+            if open(txn, TENANTS)?
+                .remove(key.as_str())
+                .map_err(unavailable)?
+                .is_none()
+            {
+                return Err(StoreError::NotFound);
+            }
+            for table in [APPS, ROLES] {
+                let mut table = open(txn, table)?;
+                let end = format!("{}0", &prefix[..prefix.len() - 1]);
+                table
+                    .retain_in(prefix.as_str()..end.as_str(), |_, _| false)
+                    .map_err(unavailable)?;
+            }
+            Ok(())
         })
         .await
     }
 
     async fn insert_app(&self, app: &App) -> Result<(), StoreError> {
-        let tenant_key = app.tenant_id.to_string();
-        let app_key = app_key(&app.tenant_id, &app.client_id);
-        let value = encode(&StoredApp {
-            name: app.name.as_str().to_owned(),
-            secret_sha256: STANDARD.encode(app.secret_digest.as_bytes()),
-            created_at: app.created_at,
-        });
-        self.blocking(move |db| {
-            let txn = db.begin_write().map_err(unavailable)?;
-            {
-                let tenants = txn.open_table(TENANTS).map_err(unavailable)?;
-                if tenants
-                    .get(tenant_key.as_str())
-                    .map_err(unavailable)?
-                    .is_none()
-                {
-                    return Err(StoreError::TenantNotFound);
-                }
-                let mut apps = txn.open_table(APPS).map_err(unavailable)?;
-                if apps.get(app_key.as_str()).map_err(unavailable)?.is_some() {
-                    return Err(StoreError::AlreadyExists);
-                }
-                apps.insert(app_key.as_str(), value.as_slice())
-                    .map_err(unavailable)?;
-            }
-            txn.commit().map_err(unavailable)
+        let tenant = app.tenant_id.to_string();
+        let (key, value) = (
+            child_key(&app.tenant_id, &app.client_id),
+            encode(&AppRecord::new(app, 0)),
+        );
+        self.write(move |txn| {
+            require_tenant(txn, &tenant)?;
+            insert_new(&mut open(txn, APPS)?, &key, &value)
         })
         .await
     }
 
     async fn app(&self, tenant: &TenantId, client: &ClientId) -> Result<Option<App>, StoreError> {
+        let record: Option<AppRecord> = self.get(APPS, child_key(tenant, client)).await?;
+        record.map(|r| r.into_app(*tenant, *client)).transpose()
+    }
+
+    async fn apps(&self, tenant: &TenantId, page: &PageRequest) -> Result<Page<App>, StoreError> {
+        let page = self
+            .list::<AppRecord>(APPS, format!("{tenant}/"), page)
+            .await?;
+        map_page(page, |key, r| r.into_app(*tenant, id(&key)?))
+    }
+
+    async fn replace_app(&self, app: &App) -> Result<(), StoreError> {
+        let key = child_key(&app.tenant_id, &app.client_id);
+        let (expected, value) = (app.version, encode(&AppRecord::new(app, app.version + 1)));
+        self.write(move |txn| {
+            replace::<AppRecord>(
+                &mut open(txn, APPS)?,
+                &key,
+                expected,
+                &value,
+                AppRecord::version,
+            )
+        })
+        .await
+    }
+
+    async fn delete_app(&self, tenant: &TenantId, client: &ClientId) -> Result<(), StoreError> {
+        let key = child_key(tenant, client);
+        self.write(move |txn| remove(&mut open(txn, APPS)?, &key))
+            .await
+    }
+
+    async fn insert_role(&self, role: &Role) -> Result<(), StoreError> {
+        let tenant = role.tenant_id.to_string();
+        let (key, value) = (
+            child_key(&role.tenant_id, &role.id),
+            encode(&RoleRecord::new(role, 0)),
+        );
+        self.write(move |txn| {
+            require_tenant(txn, &tenant)?;
+            insert_new(&mut open(txn, ROLES)?, &key, &value)
+        })
+        .await
+    }
+
+    async fn role(&self, tenant: &TenantId, role: &RoleId) -> Result<Option<Role>, StoreError> {
+        let record: Option<RoleRecord> = self.get(ROLES, child_key(tenant, role)).await?;
+        record.map(|r| r.into_role(*tenant, *role)).transpose()
+    }
+
+    async fn roles(&self, tenant: &TenantId, page: &PageRequest) -> Result<Page<Role>, StoreError> {
+        let page = self
+            .list::<RoleRecord>(ROLES, format!("{tenant}/"), page)
+            .await?;
+        map_page(page, |key, r| r.into_role(*tenant, id(&key)?))
+    }
+
+    async fn replace_role(&self, role: &Role) -> Result<(), StoreError> {
+        let key = child_key(&role.tenant_id, &role.id);
+        let (expected, value) = (
+            role.version,
+            encode(&RoleRecord::new(role, role.version + 1)),
+        );
+        self.write(move |txn| {
+            replace::<RoleRecord>(
+                &mut open(txn, ROLES)?,
+                &key,
+                expected,
+                &value,
+                RoleRecord::version,
+            )
+        })
+        .await
+    }
+
+    async fn delete_role(&self, tenant: &TenantId, role: &RoleId) -> Result<(), StoreError> {
+        let key = child_key(tenant, role);
+        self.write(move |txn| remove(&mut open(txn, ROLES)?, &key))
+            .await
+    }
+
+    async fn client(
+        &self,
+        tenant: &TenantId,
+        client: &ClientId,
+    ) -> Result<Option<(Tenant, App)>, StoreError> {
         let (tenant_id, client_id) = (*tenant, *client);
         self.blocking(move |db| {
             let txn = db.begin_read().map_err(unavailable)?;
+            let tenants = txn.open_table(TENANTS).map_err(unavailable)?;
             let apps = txn.open_table(APPS).map_err(unavailable)?;
-            let key = app_key(&tenant_id, &client_id);
-            let Some(bytes) = apps.get(key.as_str()).map_err(unavailable)? else {
+            let app = apps
+                .get(child_key(&tenant_id, &client_id).as_str())
+                .map_err(unavailable)?;
+            let Some(app) = app else { return Ok(None) };
+            let Some(tenant) = tenants
+                .get(tenant_id.to_string().as_str())
+                .map_err(unavailable)?
+            else {
                 return Ok(None);
             };
-            let stored: StoredApp = decode(bytes.value())?;
-            let secret_digest = STANDARD
-                .decode(&stored.secret_sha256)
-                .ok()
-                .and_then(|b| SecretDigest::from_bytes(&b))
-                .ok_or_else(|| StoreError::Corrupt("app without a 32-byte secret digest".into()))?;
-            Ok(Some(App {
-                tenant_id,
-                client_id,
-                name: parse_name(&stored.name)?,
-                secret_digest,
-                created_at: stored.created_at,
-            }))
+            let tenant = decode::<TenantRecord>(tenant.value())?.into_tenant(tenant_id)?;
+            let app = decode::<AppRecord>(app.value())?.into_app(tenant_id, client_id)?;
+            Ok(Some((tenant, app)))
         })
         .await
     }
 }
 
-#[derive(Serialize, Deserialize)]
-struct StoredTenant {
-    name: String,
-    created_at: u64,
+type KvTable<'txn> = Table<'txn, &'static str, &'static [u8]>;
+
+fn open<'txn>(
+    txn: &'txn WriteTransaction,
+    table: TableDefinition<'static, &'static str, &'static [u8]>,
+) -> Result<KvTable<'txn>, StoreError> {
+    txn.open_table(table).map_err(unavailable)
 }
 
-#[derive(Serialize, Deserialize)]
-struct StoredApp {
-    name: String,
-    /// Base64 of the SHA-256 digest of the app's secret.
-    secret_sha256: String,
-    created_at: u64,
+fn require_tenant(txn: &WriteTransaction, tenant: &str) -> Result<(), StoreError> {
+    match open(txn, TENANTS)?.get(tenant).map_err(unavailable)? {
+        Some(_) => Ok(()),
+        None => Err(StoreError::TenantNotFound),
+    }
 }
 
-fn app_key(tenant: &TenantId, client: &ClientId) -> String {
-    format!("{tenant}/{client}")
+fn insert_new(table: &mut KvTable<'_>, key: &str, value: &[u8]) -> Result<(), StoreError> {
+    if table.get(key).map_err(unavailable)?.is_some() {
+        return Err(StoreError::AlreadyExists);
+    }
+    table.insert(key, value).map_err(unavailable)?;
+    Ok(())
+}
+
+fn replace<R: DeserializeOwned>(
+    table: &mut KvTable<'_>,
+    key: &str,
+    expected: Version,
+    value: &[u8],
+    version: fn(&R) -> Version,
+) -> Result<(), StoreError> {
+    let current = match table.get(key).map_err(unavailable)? {
+        Some(bytes) => version(&decode::<R>(bytes.value())?),
+        None => return Err(StoreError::NotFound),
+    };
+    if current != expected {
+        return Err(StoreError::VersionConflict);
+    }
+    table.insert(key, value).map_err(unavailable)?;
+    Ok(())
+}
+
+fn remove(table: &mut KvTable<'_>, key: &str) -> Result<(), StoreError> {
+    match table.remove(key).map_err(unavailable)? {
+        Some(_) => Ok(()),
+        None => Err(StoreError::NotFound),
+    }
+}
+
+fn map_page<R, T>(
+    page: Page<(String, R)>,
+    convert: impl Fn(String, R) -> Result<T, StoreError>,
+) -> Result<Page<T>, StoreError> {
+    let items = page
+        .items
+        .into_iter()
+        .map(|(key, record)| convert(key, record))
+        .collect::<Result<_, _>>()?;
+    Ok(Page {
+        items,
+        next: page.next,
+    })
+}
+
+fn child_key(tenant: &TenantId, child: &impl std::fmt::Display) -> String {
+    format!("{tenant}/{child}")
 }
 
 fn encode<T: Serialize>(value: &T) -> Vec<u8> {
-    // Structs of strings and integers always serialize.
+    // Records are structs of strings, integers and lists of them, which always serialize.
     serde_json::to_vec(value).expect("stored records serialize to JSON")
 }
 
-fn decode<'a, T: Deserialize<'a>>(bytes: &'a [u8]) -> Result<T, StoreError> {
+fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, StoreError> {
     serde_json::from_slice(bytes).map_err(|e| StoreError::Corrupt(e.to_string()))
-}
-
-fn parse_name(raw: &str) -> Result<Name, StoreError> {
-    Name::parse(raw).map_err(|e| StoreError::Corrupt(format!("stored name: {e}")))
 }
 
 fn unavailable(error: impl Into<redb::Error>) -> StoreError {
