@@ -28,6 +28,8 @@ pub struct Functions {
     pub token: Api,
     pub public_url: Option<BaseUrl>,
     pub signer: Arc<dyn TokenSigner>,
+    /// The clock both functions read; tests move it forward.
+    pub clock: Arc<FixedClock>,
     _dir: Option<tempfile::TempDir>,
 }
 
@@ -72,12 +74,13 @@ impl Functions {
             random.clone(),
             TokenTtl::DEFAULT,
         );
-        let issuer = TokenIssuer::new(store, signer.clone(), clock, random);
+        let issuer = TokenIssuer::new(store, signer.clone(), clock.clone(), random);
         Self {
             management: Api::default().with_management(management, admin),
             token: Api::default().with_oauth(issuer),
             public_url: None,
             signer,
+            clock,
             _dir: None,
         }
     }
@@ -112,6 +115,23 @@ impl Functions {
             .await;
         assert_eq!(answer.status, 201, "{}", answer.raw);
         answer.body
+    }
+
+    /// A management call with the admin credential and, when given, a JSON body.
+    pub async fn admin_call(&self, method: &str, path: &str, body: Option<Value>) -> Answer {
+        let path = format!("/management/v4{path}");
+        let mut event = admin(Event::new(method, &path));
+        if let Some(body) = body {
+            event = event.json(&body);
+        }
+        self.management(event).await
+    }
+
+    /// Moves the clock of both functions forward.
+    pub fn advance(&self, seconds: u64) {
+        self.clock
+            .0
+            .fetch_add(seconds, std::sync::atomic::Ordering::SeqCst);
     }
 
     /// Asks for a token with HTTP Basic credentials.
