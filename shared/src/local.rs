@@ -79,7 +79,8 @@ pub async fn start(options: Options) -> Result<(TcpListener, BaseUrl, Arc<Api>),
     let issuer = TokenIssuer::new(store, signer, clock, random);
     let api = Api::default()
         .with_management(management, admin)
-        .with_oauth(issuer);
+        .with_oauth(issuer)
+        .with_openapi();
 
     let listener =
         TcpListener::bind(options.listen)

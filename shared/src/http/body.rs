@@ -75,7 +75,7 @@ pub(super) fn role_ids(members: &Map<String, Value>) -> Result<Vec<RoleId>, ApiE
 pub(super) fn role_spec(members: &Map<String, Value>) -> Result<RoleSpec, ApiError> {
     let name = name(members)?;
     let description = match members.get("description") {
-        None | Some(Value::Null) => Description::default(),
+        None => Description::default(),
         Some(Value::String(raw)) => {
             Description::parse(raw).map_err(|e| ApiError::InvalidRequest(e.to_string().into()))?
         }
@@ -86,7 +86,7 @@ pub(super) fn role_spec(members: &Map<String, Value>) -> Result<RoleSpec, ApiErr
         }
     };
     let entries = match members.get("access") {
-        None | Some(Value::Null) => Vec::new(),
+        None => Vec::new(),
         Some(Value::Array(entries)) => entries.clone(),
         Some(_) => return Err(ApiError::InvalidRole("access must be an array".into())),
     };
@@ -149,7 +149,7 @@ pub(super) fn token_ttl(members: &Map<String, Value>) -> Result<TokenTtl, ApiErr
     members
         .get("access")
         .and_then(|access| access.get("expires_in"))
-        .and_then(Value::as_u64)
+        .and_then(whole_number)
         .and_then(|s| u32::try_from(s).ok())
         .and_then(TokenTtl::new)
         .ok_or_else(|| {
@@ -194,6 +194,18 @@ pub(super) fn page(request: &Request<Bytes>) -> Result<PageRequest, ApiError> {
         }
     }
     Ok(page)
+}
+
+/// A non-negative whole number, also when written with a fraction of zero (`600.0`), which JSON
+/// Schema counts as an integer too.
+fn whole_number(value: &Value) -> Option<u64> {
+    value.as_u64().or_else(|| {
+        let float = value.as_f64()?;
+        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+        let whole =
+            (float.fract() == 0.0 && (0.0..=9.0e15).contains(&float)).then_some(float as u64);
+        whole
+    })
 }
 
 fn string_array<'a>(

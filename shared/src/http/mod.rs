@@ -2,14 +2,17 @@
 //! response. The same [`Api`] serves API Gateway through `lambda_http` and the single-port local
 //! server; each entry point only converts its request type and says where callers reach it.
 //!
-//! Routes (App ID's v4 paths):
+//! Routes (App ID's v4 paths; `shared/openapi.yaml` describes each in full):
 //!
-//! | method | path                                      | served by            |
-//! |--------|-------------------------------------------|----------------------|
-//! | POST   | `/management/v4/tenants`                  | management           |
-//! | POST   | `/management/v4/{tenantId}/applications`  | management           |
-//! | POST   | `/oauth/v4/{tenantId}/token`              | token                |
-//! | GET    | `/oauth/v4/{tenantId}/publickeys`         | token                |
+//! | path                                             | served by  |
+//! |--------------------------------------------------|------------|
+//! | `/management/v4/tenants[/{tenantId}]`            | management |
+//! | `/management/v4/{tenantId}/applications/...`     | management |
+//! | `/management/v4/{tenantId}/roles[/{roleId}]`     | management |
+//! | `/management/v4/{tenantId}/config/tokens`        | management |
+//! | `POST /oauth/v4/{tenantId}/token`                | token      |
+//! | `GET /oauth/v4/{tenantId}/publickeys`            | token      |
+//! | `GET /openapi.yaml`                              | local only |
 
 mod body;
 mod errors;
@@ -44,7 +47,11 @@ pub const MAX_BODY_BYTES: usize = 16 * 1024;
 pub struct Api {
     management: Option<(Management, AdminAuth)>,
     oauth: Option<TokenIssuer>,
+    openapi: bool,
 }
+
+/// The OpenAPI 3.1 description of this API, tested against the implementation.
+pub const OPENAPI_YAML: &str = include_str!("../../openapi.yaml");
 
 impl Api {
     /// Serves `/management/...` with `service`, behind `admin` authentication.
@@ -56,6 +63,12 @@ impl Api {
     /// Serves `/oauth/...` with `issuer`.
     pub fn with_oauth(mut self, issuer: TokenIssuer) -> Self {
         self.oauth = Some(issuer);
+        self
+    }
+
+    /// Serves this API's OpenAPI document at `GET /openapi.yaml`.
+    pub fn with_openapi(mut self) -> Self {
+        self.openapi = true;
         self
     }
 
@@ -98,6 +111,15 @@ impl Api {
                 }
                 None => Err(ApiError::NotFound),
             },
+            ["openapi.yaml"] if self.openapi => {
+                request::only(request, &Method::GET, "GET")?;
+                let mut response = Response::new(Bytes::from_static(OPENAPI_YAML.as_bytes()));
+                response.headers_mut().insert(
+                    http::header::CONTENT_TYPE,
+                    http::HeaderValue::from_static("application/yaml"),
+                );
+                Ok(response)
+            }
             _ => Err(ApiError::NotFound),
         }
     }
