@@ -4,6 +4,7 @@
 
 pub mod contract;
 pub mod events;
+pub mod faults;
 pub mod harness;
 pub mod logs;
 pub mod moto;
