@@ -29,7 +29,11 @@ impl<S> FaultyStore<S> {
     /// Wraps `inner`; the fault is injected only once [`arm`](Self::arm) is called, so tests
     /// can set up data first.
     pub fn new(inner: S, fault: Fault) -> Self {
-        Self { inner, fault, armed: AtomicBool::new(false) }
+        Self {
+            inner,
+            fault,
+            armed: AtomicBool::new(false),
+        }
     }
 
     pub fn arm(&self) {
@@ -118,7 +122,11 @@ impl<S: Store> Store for FaultyStore<S> {
         self.check(Call::Write)?;
         self.inner.delete_role(tenant, id).await
     }
-    async fn client(&self, tenant: &TenantId, client: &ClientId) -> Result<Option<(Tenant, App)>, StoreError> {
+    async fn client(
+        &self,
+        tenant: &TenantId,
+        client: &ClientId,
+    ) -> Result<Option<(Tenant, App)>, StoreError> {
         self.check(Call::Read)?;
         self.inner.client(tenant, client).await
     }

@@ -31,13 +31,28 @@ async fn faulty(fault: Fault) -> Faulty {
     let client_id = app["clientId"].as_str().expect("id").to_owned();
     let secret = app["secret"].as_str().expect("secret").to_owned();
     store.arm();
-    Faulty { functions, store, tenant, client_id, secret, _dir: dir }
+    Faulty {
+        functions,
+        store,
+        tenant,
+        client_id,
+        secret,
+        _dir: dir,
+    }
 }
 
 fn expect_error(answer: &Answer, status: u16, error: &str) {
-    assert_eq!((answer.status, answer.error()), (status, error), "{}", answer.raw);
+    assert_eq!(
+        (answer.status, answer.error()),
+        (status, error),
+        "{}",
+        answer.raw
+    );
     assert_eq!(answer.header("cache-control"), Some("no-store"));
-    assert!(!answer.raw.contains("injected"), "internal detail never reaches the caller");
+    assert!(
+        !answer.raw.contains("injected"),
+        "internal detail never reaches the caller"
+    );
 }
 
 #[tokio::test]
@@ -50,15 +65,26 @@ async fn a_throttled_store_answers_503_with_retry_after_on_every_route() {
         ("GET", format!("/tenants/{t}"), None),
         ("GET", format!("/{t}/applications/{c}"), None),
         ("POST", format!("/{t}/applications/{c}/secret"), None),
-        ("PUT", format!("/{t}/config/tokens"), Some(json!({"access": {"expires_in": 600}}))),
-        ("DELETE", format!("/{t}/roles/0b6c1a52-5f44-4d2b-9a43-6b3f1f0e2a11"), None),
+        (
+            "PUT",
+            format!("/{t}/config/tokens"),
+            Some(json!({"access": {"expires_in": 600}})),
+        ),
+        (
+            "DELETE",
+            format!("/{t}/roles/0b6c1a52-5f44-4d2b-9a43-6b3f1f0e2a11"),
+            None,
+        ),
     ];
     for (method, path, body) in calls {
         let answer = f.functions.admin_call(method, &path, body).await;
         expect_error(&answer, 503, "temporarily_unavailable");
         assert_eq!(answer.header("retry-after"), Some("1"));
     }
-    let token = f.functions.request_token(&f.tenant, &f.client_id, &f.secret).await;
+    let token = f
+        .functions
+        .request_token(&f.tenant, &f.client_id, &f.secret)
+        .await;
     expect_error(&token, 503, "temporarily_unavailable");
     assert_eq!(token.header("retry-after"), Some("1"));
 }
@@ -66,9 +92,19 @@ async fn a_throttled_store_answers_503_with_retry_after_on_every_route() {
 #[tokio::test]
 async fn unreadable_data_is_a_500_that_reveals_nothing() {
     let f = faulty(Fault::Corrupt).await;
-    let read = f.functions.admin_call("GET", &format!("/{}/applications/{}", f.tenant, f.client_id), None).await;
+    let read = f
+        .functions
+        .admin_call(
+            "GET",
+            &format!("/{}/applications/{}", f.tenant, f.client_id),
+            None,
+        )
+        .await;
     expect_error(&read, 500, "server_error");
-    let token = f.functions.request_token(&f.tenant, &f.client_id, &f.secret).await;
+    let token = f
+        .functions
+        .request_token(&f.tenant, &f.client_id, &f.secret)
+        .await;
     expect_error(&token, 500, "server_error");
 }
 
@@ -77,22 +113,62 @@ async fn writers_that_keep_losing_races_get_409_and_change_nothing() {
     let f = faulty(Fault::LosesRaces).await;
     let (t, c) = (&f.tenant, &f.client_id);
     let calls = [
-        ("PUT", format!("/tenants/{t}"), Some(json!({"name": "renamed"}))),
-        ("PUT", format!("/{t}/applications/{c}"), Some(json!({"name": "renamed"}))),
-        ("PUT", format!("/{t}/applications/{c}/scopes"), Some(json!({"scopes": ["read"]}))),
+        (
+            "PUT",
+            format!("/tenants/{t}"),
+            Some(json!({"name": "renamed"})),
+        ),
+        (
+            "PUT",
+            format!("/{t}/applications/{c}"),
+            Some(json!({"name": "renamed"})),
+        ),
+        (
+            "PUT",
+            format!("/{t}/applications/{c}/scopes"),
+            Some(json!({"scopes": ["read"]})),
+        ),
         ("POST", format!("/{t}/applications/{c}/secret"), None),
-        ("PUT", format!("/{t}/config/tokens"), Some(json!({"access": {"expires_in": 600}}))),
+        (
+            "PUT",
+            format!("/{t}/config/tokens"),
+            Some(json!({"access": {"expires_in": 600}})),
+        ),
     ];
     for (method, path, body) in calls {
-        expect_error(&f.functions.admin_call(method, &path, body).await, 409, "conflict");
+        expect_error(
+            &f.functions.admin_call(method, &path, body).await,
+            409,
+            "conflict",
+        );
     }
-    let role = f.functions.admin_call("POST", &format!("/{t}/roles"), Some(json!({"name": "r"}))).await;
+    let role = f
+        .functions
+        .admin_call("POST", &format!("/{t}/roles"), Some(json!({"name": "r"})))
+        .await;
     let role_id = role.body["id"].as_str().expect("role created").to_owned();
-    let replace = f.functions.admin_call("PUT", &format!("/{t}/roles/{role_id}"), Some(json!({"name": "s"}))).await;
+    let replace = f
+        .functions
+        .admin_call(
+            "PUT",
+            &format!("/{t}/roles/{role_id}"),
+            Some(json!({"name": "s"})),
+        )
+        .await;
     expect_error(&replace, 409, "conflict");
     drop(f.store);
-    let token = f.functions.request_token(&f.tenant, &f.client_id, &f.secret).await;
-    assert_eq!(token.status, 200, "the original secret still works: {}", token.raw);
-    let app = f.functions.admin_call("GET", &format!("/{t}/applications/{c}"), None).await;
+    let token = f
+        .functions
+        .request_token(&f.tenant, &f.client_id, &f.secret)
+        .await;
+    assert_eq!(
+        token.status, 200,
+        "the original secret still works: {}",
+        token.raw
+    );
+    let app = f
+        .functions
+        .admin_call("GET", &format!("/{t}/applications/{c}"), None)
+        .await;
     assert_eq!(app.body["name"], json!("a"));
 }
