@@ -84,6 +84,25 @@ def test_the_functions_register_issue_and_publish_under_cargo_lambda_watch(watch
     claims = jwt.decode(token, key.key, algorithms=["RS256"], issuer=app["oAuthServerUrl"], audience=app["clientId"])
     assert claims["tenant"] == tenant_id
 
+    # The rest of the management API through the same function, on DynamoDB.
+    apps = requests.get(f"{management}/{tenant_id}/applications", headers=headers)
+    assert [a["clientId"] for a in apps.json()["applications"]] == [app["clientId"]], apps.text
+    rotated = requests.post(f"{management}/{tenant_id}/applications/{app['clientId']}/secret",
+                            json={"graceSeconds": 0}, headers=headers)
+    assert rotated.status_code == 200, rotated.text
+    old = requests.post(f"{app['oAuthServerUrl']}/token", auth=(app["clientId"], app["secret"]),
+                        data={"grant_type": "client_credentials"})
+    assert old.status_code == 401, "a secret revoked by rotation stops working at once"
+    config = requests.put(f"{management}/{tenant_id}/config/tokens", json={"access": {"expires_in": 600}}, headers=headers)
+    assert config.status_code == 200, config.text
+    new = requests.post(f"{app['oAuthServerUrl']}/token", auth=(app["clientId"], rotated.json()["secret"]),
+                        data={"grant_type": "client_credentials"})
+    assert new.status_code == 200 and new.json()["expires_in"] == 600, new.text
+    deleted = requests.delete(f"{management}/tenants/{tenant_id}", headers=headers)
+    assert deleted.status_code == 204, deleted.text
+    gone = requests.get(f"{management}/tenants/{tenant_id}", headers=headers)
+    assert gone.status_code == 404
+
 
 def test_cargo_lambda_invoke_answers_an_api_gateway_event(watch):
     result = subprocess.run(

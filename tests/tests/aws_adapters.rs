@@ -142,3 +142,66 @@ async fn the_aws_functions_issue_verifiable_tokens_for_one_read_and_one_sign() {
         "a failed authentication signs nothing"
     );
 }
+
+/// Rotations racing each other and a deletion on DynamoDB: each rotation either applies whole
+/// or reports the conflict or the deletion; the app never has more than two secrets, and once
+/// deleted it stays deleted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_rotations_and_a_deletion_race_safely_on_dynamodb() {
+    let sdk = moto::sdk_config().await;
+    let table = moto::create_table(&sdk).await;
+    let store = Arc::new(DynamoStore::from_config(&sdk, table));
+    let signer = Arc::new(appid::signing::local::LocalSigner::ephemeral().expect("key"));
+    let functions = Arc::new(Functions::over(store, signer, AdminAuth::Iam));
+    let tenant = functions.create_tenant("race").await;
+    let app = functions.register_app(&tenant, "contested").await;
+    let client_id = app["clientId"].as_str().expect("id").to_owned();
+    let path = format!("/{tenant}/applications/{client_id}");
+
+    let rotations: Vec<_> = (0..6)
+        .map(|_| {
+            let (functions, path) = (Arc::clone(&functions), format!("{path}/secret"));
+            tokio::spawn(async move { functions.admin_call("POST", &path, None).await })
+        })
+        .collect();
+    let mut rotated = 0;
+    for rotation in rotations {
+        let answer = rotation.await.expect("task");
+        assert!(matches!(answer.status, 200 | 409), "{}", answer.raw);
+        if answer.status == 200 {
+            rotated += 1;
+            assert!(
+                answer.body["secrets"]
+                    .as_array()
+                    .is_some_and(|s| s.len() <= 2)
+            );
+        }
+    }
+    assert!(rotated >= 1, "at least one rotation wins");
+    let read = functions.admin_call("GET", &path, None).await;
+    assert_eq!(
+        read.body["secrets"].as_array().map(Vec::len),
+        Some(2),
+        "{}",
+        read.raw
+    );
+
+    let late: Vec<_> = (0..4)
+        .map(|_| {
+            let (functions, path) = (Arc::clone(&functions), format!("{path}/secret"));
+            tokio::spawn(async move { functions.admin_call("POST", &path, None).await })
+        })
+        .collect();
+    let deleted = functions.admin_call("DELETE", &path, None).await;
+    assert_eq!(deleted.status, 204, "{}", deleted.raw);
+    for rotation in late {
+        let answer = rotation.await.expect("task");
+        assert!(matches!(answer.status, 200 | 404 | 409), "{}", answer.raw);
+    }
+    let after = functions.admin_call("GET", &path, None).await;
+    assert_eq!(
+        (after.status, after.error()),
+        (404, "application_not_found"),
+        "never resurrected"
+    );
+}
