@@ -11,6 +11,10 @@ pub const TOKEN_TTL_SECONDS: &str = "APPID_TOKEN_TTL_SECONDS";
 pub const KMS_KEY_ID: &str = "APPID_KMS_KEY_ID";
 pub const ADMIN_AUTH: &str = "APPID_ADMIN_AUTH";
 pub const ADMIN_TOKEN: &str = "APPID_ADMIN_TOKEN";
+pub const MAX_BODY_BYTES: &str = "APPID_MAX_BODY_BYTES";
+
+/// The range an operator may set the request body limit in.
+pub const BODY_LIMIT_RANGE: std::ops::RangeInclusive<usize> = 1024..=1024 * 1024;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -28,6 +32,7 @@ pub struct ManagementConfig {
     pub admin: AdminAuth,
     /// The token lifetime new tenants start with.
     pub default_token_ttl: TokenTtl,
+    pub max_body_bytes: usize,
 }
 
 /// The token function: issues tokens and publishes the keys that verify them.
@@ -36,6 +41,7 @@ pub struct TokenConfig {
     pub table_name: String,
     pub public_url: Option<BaseUrl>,
     pub kms_key_id: String,
+    pub max_body_bytes: usize,
 }
 
 impl ManagementConfig {
@@ -49,6 +55,7 @@ impl ManagementConfig {
             public_url: public_url(lookup)?,
             admin: admin_auth(lookup)?,
             default_token_ttl: token_ttl(lookup)?,
+            max_body_bytes: max_body_bytes(lookup)?,
         })
     }
 }
@@ -63,6 +70,7 @@ impl TokenConfig {
             table_name: required(lookup, TABLE_NAME)?,
             public_url: public_url(lookup)?,
             kms_key_id: required(lookup, KMS_KEY_ID)?,
+            max_body_bytes: max_body_bytes(lookup)?,
         })
     }
 }
@@ -89,6 +97,23 @@ pub fn token_ttl(lookup: &dyn Fn(&str) -> Option<String>) -> Result<TokenTtl, Co
         );
         invalid(TOKEN_TTL_SECONDS, reason)
     })
+}
+
+/// `APPID_MAX_BODY_BYTES`, 1 KiB to 1 MiB, default 16 KiB: larger request bodies get `413`.
+pub fn max_body_bytes(lookup: &dyn Fn(&str) -> Option<String>) -> Result<usize, ConfigError> {
+    let Some(raw) = optional(lookup, MAX_BODY_BYTES) else {
+        return Ok(crate::http::DEFAULT_MAX_BODY_BYTES);
+    };
+    raw.parse()
+        .ok()
+        .filter(|n| BODY_LIMIT_RANGE.contains(n))
+        .ok_or_else(|| {
+            let (min, max) = (BODY_LIMIT_RANGE.start(), BODY_LIMIT_RANGE.end());
+            invalid(
+                MAX_BODY_BYTES,
+                format!("expected a number of bytes from {min} to {max}"),
+            )
+        })
 }
 
 /// `APPID_ADMIN_AUTH=iam` trusts API Gateway's IAM authorizer; otherwise (or with `token`)
@@ -176,6 +201,25 @@ mod tests {
         }
         let ttl = token_ttl(&lookup(&[(TOKEN_TTL_SECONDS, "86400")])).expect("valid");
         assert_eq!(ttl.seconds(), 86_400);
+    }
+
+    #[test]
+    fn the_body_limit_is_configurable_within_bounds() {
+        assert_eq!(max_body_bytes(&lookup(&[])).ok(), Some(16 * 1024));
+        assert_eq!(
+            max_body_bytes(&lookup(&[(MAX_BODY_BYTES, "65536")])).ok(),
+            Some(65_536)
+        );
+        for bad in ["1023", "1048577", "lots"] {
+            let error = max_body_bytes(&lookup(&[(MAX_BODY_BYTES, bad)])).err();
+            assert!(matches!(
+                error,
+                Some(ConfigError::Invalid {
+                    var: MAX_BODY_BYTES,
+                    ..
+                })
+            ));
+        }
     }
 
     #[test]

@@ -30,6 +30,8 @@ pub struct Options {
     pub public_url: Option<BaseUrl>,
     /// The token lifetime new tenants start with.
     pub token_ttl: TokenTtl,
+    /// Larger request bodies are refused with `413`.
+    pub max_body_bytes: usize,
     /// `APPID_ADMIN_TOKEN`; when absent one is generated and kept in the data directory.
     pub admin_token: Option<String>,
 }
@@ -80,7 +82,8 @@ pub async fn start(options: Options) -> Result<(TcpListener, BaseUrl, Arc<Api>),
     let api = Api::default()
         .with_management(management, admin)
         .with_oauth(issuer)
-        .with_openapi();
+        .with_openapi()
+        .with_max_body_bytes(options.max_body_bytes);
 
     let listener =
         TcpListener::bind(options.listen)

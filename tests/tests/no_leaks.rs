@@ -1,11 +1,15 @@
-//! Whatever a request carries or earns, no secret, `Authorization` value or token reaches a log
-//! line: every event of a whole session, at every level, is captured and searched.
+//! What the service logs: whatever a request carries or earns, no secret, `Authorization` value
+//! or token reaches a log line (every event of a whole session, at every level, is captured and
+//! searched), and every management change leaves one audit event.
+//!
+//! The tests that capture logs share this binary and no other, so that no test running without
+//! a subscriber can disable the events they wait for.
 
 use appid::http::AdminAuth;
 use appid_tests::events::Event;
 use appid_tests::harness::{ADMIN_TOKEN, Functions, basic};
 use appid_tests::logs::LogCapture;
-use serde_json::json;
+use serde_json::{Value, json};
 
 #[tokio::test(flavor = "current_thread")]
 async fn a_session_of_every_route_logs_outcomes_but_no_credential_or_token() {
@@ -110,4 +114,78 @@ async fn a_session_of_every_route_logs_outcomes_but_no_credential_or_token() {
         !logs.to_ascii_lowercase().contains("authorization"),
         "a header reached the logs"
     );
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn every_change_leaves_one_audit_event_without_secrets() {
+    let capture = LogCapture::default();
+    let _guard = capture.install();
+    let f = Functions::embedded(AdminAuth::Iam);
+    let (tenant, app) = tenant_with_app(&f).await;
+    let client_id = str_of(&app, "clientId");
+    let rotated = f
+        .admin_call(
+            "POST",
+            &format!("/{tenant}/applications/{client_id}/secret"),
+            None,
+        )
+        .await;
+    f.admin_call(
+        "PUT",
+        &format!("/{tenant}/applications/{client_id}"),
+        Some(json!({"name": ""})),
+    )
+    .await;
+    f.admin_call("GET", &format!("/{tenant}/applications/{client_id}"), None)
+        .await;
+
+    let audit: Vec<Value> = capture
+        .text()
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|event| event["target"] == json!("audit"))
+        .collect();
+    let summary: Vec<(String, String)> = audit
+        .iter()
+        .map(|e| {
+            (
+                e["fields"]["action"].as_str().unwrap_or("").to_owned(),
+                e["fields"]["outcome"].as_str().unwrap_or("").to_owned(),
+            )
+        })
+        .collect();
+    let expected = [
+        ("tenant.create", "success"),
+        ("app.register", "success"),
+        ("app.secret.rotate", "success"),
+        ("app.rename", "failure"),
+    ];
+    assert_eq!(
+        summary,
+        expected.map(|(a, o)| (a.to_owned(), o.to_owned())),
+        "reads are not audited"
+    );
+    for event in &audit {
+        assert_eq!(
+            event["fields"]["actor"],
+            json!("arn:aws:iam::123456789012:user/admin")
+        );
+        assert_eq!(event["fields"]["tenant_id"], json!(tenant));
+    }
+    let logs = capture.text();
+    assert!(
+        !logs.contains(str_of(&app, "secret")) && !logs.contains(str_of(&rotated.body, "secret"))
+    );
+}
+
+fn str_of<'a>(value: &'a Value, key: &str) -> &'a str {
+    value[key]
+        .as_str()
+        .unwrap_or_else(|| panic!("{key} in {value}"))
+}
+
+async fn tenant_with_app(f: &Functions) -> (String, Value) {
+    let tenant = f.create_tenant("Acme").await;
+    let app = f.register_app(&tenant, "billing-api").await;
+    (tenant, app)
 }

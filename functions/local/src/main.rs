@@ -25,6 +25,10 @@ struct Args {
     /// Lifetime of issued access tokens in seconds (300 to 86400).
     #[arg(long, env = "APPID_TOKEN_TTL_SECONDS", default_value = "3600", value_parser = parse_ttl)]
     token_ttl: TokenTtl,
+    /// Largest request body accepted, in bytes (1024 to 1048576).
+    #[arg(long, env = "APPID_MAX_BODY_BYTES", default_value_t = appid::http::DEFAULT_MAX_BODY_BYTES,
+          value_parser = parse_body_limit)]
+    max_body_bytes: usize,
     /// Write log lines as JSON instead of text.
     #[arg(long)]
     json_logs: bool,
@@ -43,6 +47,7 @@ async fn main() -> ExitCode {
         data_dir: args.data_dir,
         public_url: args.public_url,
         token_ttl: args.token_ttl,
+        max_body_bytes: args.max_body_bytes,
         admin_token: std::env::var("APPID_ADMIN_TOKEN")
             .ok()
             .filter(|t| !t.is_empty()),
@@ -68,4 +73,12 @@ fn parse_ttl(raw: &str) -> Result<TokenTtl, String> {
             TokenTtl::MAX
         )
     })
+}
+
+fn parse_body_limit(raw: &str) -> Result<usize, String> {
+    let range = appid::config::BODY_LIMIT_RANGE;
+    raw.parse()
+        .ok()
+        .filter(|n| range.contains(n))
+        .ok_or_else(|| format!("expected bytes from {} to {}", range.start(), range.end()))
 }

@@ -22,9 +22,8 @@ async fn main() -> Result<(), lambda_http::Error> {
         Arc::new(SystemRandom),
         config.default_token_ttl,
     );
-    lambda::run(
-        Api::default().with_management(management, config.admin),
-        config.public_url,
-    )
-    .await
+    let api = Api::default()
+        .with_max_body_bytes(config.max_body_bytes)
+        .with_management(management, config.admin);
+    lambda::run(api, config.public_url).await
 }

@@ -20,5 +20,8 @@ async fn main() -> Result<(), lambda_http::Error> {
     let store = Arc::new(DynamoStore::from_config(&sdk, config.table_name));
     let signer = Arc::new(KmsSigner::from_config(&sdk, &config.kms_key_id).await?);
     let issuer = TokenIssuer::new(store, signer, Arc::new(SystemClock), Arc::new(SystemRandom));
-    lambda::run(Api::default().with_oauth(issuer), config.public_url).await
+    let api = Api::default()
+        .with_max_body_bytes(config.max_body_bytes)
+        .with_oauth(issuer);
+    lambda::run(api, config.public_url).await
 }

@@ -23,7 +23,8 @@ pub(super) enum ApiError {
     NotFound,
     /// The route exists but not with this method; carries the allowed methods.
     MethodNotAllowed(&'static str),
-    PayloadTooLarge,
+    /// Carries the limit in bytes.
+    PayloadTooLarge(usize),
     /// Carries the media type the route accepts.
     UnsupportedMediaType(&'static str),
     /// Management call without a valid admin credential.
@@ -62,7 +63,7 @@ impl ApiError {
         match self {
             Self::NotFound => "not_found",
             Self::MethodNotAllowed(_) => "method_not_allowed",
-            Self::PayloadTooLarge => "payload_too_large",
+            Self::PayloadTooLarge(_) => "payload_too_large",
             Self::UnsupportedMediaType(_) => "unsupported_media_type",
             Self::Unauthorized => "unauthorized",
             Self::InvalidJson(_) => "invalid_json",
@@ -89,7 +90,7 @@ impl ApiError {
             | Self::RoleNotFound => StatusCode::NOT_FOUND,
             Self::Conflict => StatusCode::CONFLICT,
             Self::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
-            Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::Unauthorized | Self::InvalidClient(_) => StatusCode::UNAUTHORIZED,
             Self::InvalidJson(_)
@@ -107,9 +108,7 @@ impl ApiError {
         match self {
             Self::NotFound => "no route matches this path".into(),
             Self::MethodNotAllowed(allow) => format!("this route accepts only {allow}").into(),
-            Self::PayloadTooLarge => {
-                format!("request body exceeds {} bytes", super::MAX_BODY_BYTES).into()
-            }
+            Self::PayloadTooLarge(limit) => format!("request body exceeds {limit} bytes").into(),
             Self::UnsupportedMediaType(expected) => {
                 format!("Content-Type must be {expected}").into()
             }

@@ -4,7 +4,6 @@ use bytes::Bytes;
 use http::header::CONTENT_TYPE;
 use http::{Method, Request};
 
-use super::MAX_BODY_BYTES;
 use super::errors::ApiError;
 
 /// Refuses any method but `method`, naming the allowed one in `Allow`.
@@ -20,14 +19,12 @@ pub(super) fn only(
     }
 }
 
-/// Checks the size and media type of a body, as every route that takes one must.
+/// Checks the media type of a body, as every route that takes one must. (Its size was checked
+/// before routing.)
 pub(super) fn check_body(
     request: &Request<Bytes>,
     media_type: &'static str,
 ) -> Result<(), ApiError> {
-    if request.body().len() > MAX_BODY_BYTES {
-        return Err(ApiError::PayloadTooLarge);
-    }
     let content_type = request
         .headers()
         .get(CONTENT_TYPE)

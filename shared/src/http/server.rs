@@ -1,5 +1,5 @@
 //! The single-port HTTP/1.1 server of `appid-local`: hyper in front of [`Api`], with nothing of
-//! its own but reading bodies up to [`MAX_BODY_BYTES`].
+//! its own but reading bodies up to the API's size limit.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -13,8 +13,8 @@ use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
 
+use super::Api;
 use super::errors::ApiError;
-use super::{Api, MAX_BODY_BYTES};
 use crate::domain::BaseUrl;
 
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(20);
@@ -70,7 +70,8 @@ async fn answer(
     request: hyper::Request<Incoming>,
 ) -> hyper::Response<Full<Bytes>> {
     let (parts, body) = request.into_parts();
-    let response = match Limited::new(body, MAX_BODY_BYTES).collect().await {
+    let limit = api.max_body_bytes();
+    let response = match Limited::new(body, limit).collect().await {
         Ok(collected) => {
             api.handle(
                 http::Request::from_parts(parts, collected.to_bytes()),
@@ -80,7 +81,7 @@ async fn answer(
         }
         Err(error) if error.downcast_ref::<LengthLimitError>().is_some() => {
             tracing::info!(method = %parts.method, status = 413, error = "payload_too_large", "request");
-            ApiError::PayloadTooLarge.into_response()
+            ApiError::PayloadTooLarge(limit).into_response()
         }
         Err(error) => {
             tracing::info!(%error, "request body could not be read");
