@@ -47,6 +47,17 @@ impl Answer {
         self.headers.get(name).and_then(|v| v.to_str().ok())
     }
 
+    /// Checks an error answer: its status and code, a description, JSON, and `no-store`.
+    pub fn assert_error(&self, status: u16, error: &str) {
+        assert_eq!((self.status, self.error()), (status, error), "{}", self.raw);
+        assert_eq!(self.header("cache-control"), Some("no-store"));
+        assert_eq!(self.header("content-type"), Some("application/json"));
+        let described = self.body["error_description"]
+            .as_str()
+            .is_some_and(|d| !d.is_empty());
+        assert!(described, "{}", self.raw);
+    }
+
     /// The `error` code of an error body.
     pub fn error(&self) -> &str {
         self.body["error"].as_str().unwrap_or("<no error code>")

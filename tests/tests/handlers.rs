@@ -18,21 +18,7 @@ fn token_functions() -> Functions {
 }
 
 fn assert_oauth_error(answer: &Answer, status: u16, error: &str) {
-    assert_eq!(
-        (answer.status, answer.error()),
-        (status, error),
-        "{}",
-        answer.raw
-    );
-    assert_eq!(answer.header("cache-control"), Some("no-store"));
-    assert_eq!(answer.header("content-type"), Some("application/json"));
-    assert!(
-        answer.body["error_description"]
-            .as_str()
-            .is_some_and(|d| !d.is_empty()),
-        "{}",
-        answer.raw
-    );
+    answer.assert_error(status, error);
 }
 
 #[tokio::test]

@@ -15,13 +15,7 @@ fn expect(answer: &Answer, status: u16) -> &Value {
 }
 
 fn expect_error(answer: &Answer, status: u16, error: &str) {
-    assert_eq!(
-        (answer.status, answer.error()),
-        (status, error),
-        "{}",
-        answer.raw
-    );
-    assert_eq!(answer.header("cache-control"), Some("no-store"));
+    answer.assert_error(status, error);
 }
 
 /// A tenant with one app; returns (tenant id, registration body).

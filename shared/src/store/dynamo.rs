@@ -27,7 +27,7 @@ use aws_sdk_dynamodb::types::{
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use super::records::{AppRecord, RoleRecord, TenantRecord, id};
+use super::records::{AppRecord, RoleRecord, TenantRecord, id, map_page};
 use crate::domain::{App, ClientId, Role, RoleId, Tenant, TenantId, Version};
 use crate::ports::{Page, PageRequest, Store, StoreError};
 
@@ -544,21 +544,6 @@ fn with_key<R: Serialize>(mut key: Item, record: &R) -> Result<Item, StoreError>
 
 fn from_item<R: DeserializeOwned>(item: Item) -> Result<R, StoreError> {
     serde_dynamo::from_item(item).map_err(|e| StoreError::Corrupt(e.to_string()))
-}
-
-fn map_page<R, T>(
-    page: Page<(String, R)>,
-    convert: impl Fn(String, R) -> Result<T, StoreError>,
-) -> Result<Page<T>, StoreError> {
-    let items = page
-        .items
-        .into_iter()
-        .map(|(key, record)| convert(key, record))
-        .collect::<Result<_, _>>()?;
-    Ok(Page {
-        items,
-        next: page.next,
-    })
 }
 
 fn unexplained() -> StoreError {

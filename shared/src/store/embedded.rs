@@ -14,7 +14,7 @@ use redb::{Database, ReadableDatabase, ReadableTable, Table, TableDefinition, Wr
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use super::records::{AppRecord, RoleRecord, TenantRecord, id};
+use super::records::{AppRecord, RoleRecord, TenantRecord, id, map_page};
 use crate::domain::{App, ClientId, Role, RoleId, Tenant, TenantId, Version};
 use crate::ports::{Page, PageRequest, Store, StoreError};
 
@@ -345,21 +345,6 @@ fn remove(table: &mut KvTable<'_>, key: &str) -> Result<(), StoreError> {
         Some(_) => Ok(()),
         None => Err(StoreError::NotFound),
     }
-}
-
-fn map_page<R, T>(
-    page: Page<(String, R)>,
-    convert: impl Fn(String, R) -> Result<T, StoreError>,
-) -> Result<Page<T>, StoreError> {
-    let items = page
-        .items
-        .into_iter()
-        .map(|(key, record)| convert(key, record))
-        .collect::<Result<_, _>>()?;
-    Ok(Page {
-        items,
-        next: page.next,
-    })
 }
 
 fn child_key(tenant: &TenantId, child: &impl std::fmt::Display) -> String {

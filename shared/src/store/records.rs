@@ -10,7 +10,7 @@ use crate::domain::{
     Access, App, ClientId, Description, Name, Role, RoleId, Scope, SecretDigest, SecretEntry,
     Tenant, TenantId, TokenTtl, Version,
 };
-use crate::ports::StoreError;
+use crate::ports::{Page, StoreError};
 
 #[derive(Debug, Serialize, Deserialize)]
 pub(crate) struct TenantRecord {
@@ -202,4 +202,20 @@ pub(crate) fn id<T: std::str::FromStr>(raw: &str) -> Result<T, StoreError> {
 
 fn corrupt(what: &str) -> StoreError {
     StoreError::Corrupt(what.to_owned())
+}
+
+/// Turns a page of stored records, keyed by the id part of their keys, into domain values.
+pub(crate) fn map_page<R, T>(
+    page: Page<(String, R)>,
+    convert: impl Fn(String, R) -> Result<T, StoreError>,
+) -> Result<Page<T>, StoreError> {
+    let items = page
+        .items
+        .into_iter()
+        .map(|(key, record)| convert(key, record))
+        .collect::<Result<_, _>>()?;
+    Ok(Page {
+        items,
+        next: page.next,
+    })
 }
