@@ -568,6 +568,11 @@ impl TokenIssuer {
         }))
     }
 
+    /// Whether the tenant exists, for endpoints that describe it.
+    pub async fn knows_tenant(&self, tenant_id: TenantId) -> Result<bool, StoreError> {
+        Ok(self.store.tenant(&tenant_id).await?.is_some())
+    }
+
     pub fn signing_key(&self) -> &Jwk {
         self.jwt.key()
     }

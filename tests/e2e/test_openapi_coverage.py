@@ -189,6 +189,14 @@ def test_every_documented_operation_and_status_is_exercised_and_kept(api):
     api.call("GET", keys, {"tenantId": t})
     api.call("GET", keys, {"tenantId": UNKNOWN})
     api.call("GET", "/openapi.yaml")
+    for metadata in ["/oauth/v4/{tenantId}/.well-known/openid-configuration",
+                     "/oauth/v4/{tenantId}/.well-known/oauth-authorization-server",
+                     "/.well-known/oauth-authorization-server/oauth/v4/{tenantId}"]:
+        api.call("GET", metadata, {"tenantId": t})
+        api.call("GET", metadata, {"tenantId": UNKNOWN})
+    posted = api.call("POST", token, {"tenantId": t}, headers=form,
+                      data={"grant_type": "client_credentials", "client_id": good[0], "client_secret": good[1]})
+    assert posted.status_code == 200, posted.text
 
     for template, key in [(role_one, role_ids), (app_one, ids), (one, {"tenantId": t})]:
         api.call("DELETE", template, key, admin=False)

@@ -528,3 +528,99 @@ async fn basic_credentials_are_form_url_decoded() {
         answer.raw
     );
 }
+
+// ---- client authentication methods and discovery ---------------------------------------
+
+#[tokio::test]
+async fn credentials_in_the_body_are_client_secret_post() {
+    let app = registered().await;
+    let body = format!(
+        "grant_type=client_credentials&client_id={}&client_secret={}",
+        app.client_id, app.secret
+    );
+    let form = Some("application/x-www-form-urlencoded");
+    let answer = app.post(None, form, &body).await;
+    assert_eq!(answer.status, 200, "{}", answer.raw);
+
+    let wrong = format!(
+        "grant_type=client_credentials&client_id={}&client_secret=nope",
+        app.client_id
+    );
+    assert_invalid_client(&app.post(None, form, &wrong).await);
+    let id_only = format!("grant_type=client_credentials&client_id={}", app.client_id);
+    assert_invalid_client(&app.post(None, form, &id_only).await);
+}
+
+#[tokio::test]
+async fn one_request_uses_one_client_authentication_method() {
+    let app = registered().await;
+    let form = Some("application/x-www-form-urlencoded");
+    let auth = || Some(basic(&app.client_id, &app.secret));
+    let both = format!(
+        "grant_type=client_credentials&client_id={}&client_secret={}",
+        app.client_id, app.secret
+    );
+    assert_oauth_error(&app.post(auth(), form, &both).await, 400, "invalid_request");
+    let other_id = "grant_type=client_credentials&client_id=5d3f0c1e-2b4a-4c6d-8e9f-0a1b2c3d4e5f";
+    assert_oauth_error(
+        &app.post(auth(), form, other_id).await,
+        400,
+        "invalid_request",
+    );
+    let same_id = format!("grant_type=client_credentials&client_id={}", app.client_id);
+    assert_eq!(
+        app.post(auth(), form, &same_id).await.status,
+        200,
+        "the Basic client named again"
+    );
+    let repeated = format!(
+        "grant_type=client_credentials&client_id={0}&client_id={0}&client_secret=x",
+        app.client_id
+    );
+    assert_oauth_error(
+        &app.post(None, form, &repeated).await,
+        400,
+        "invalid_request",
+    );
+}
+
+#[tokio::test]
+async fn metadata_describes_the_tenants_issuer_and_endpoints() {
+    let app = registered().await;
+    let issuer = format!("{DOMAIN_ORIGIN}/oauth/v4/{}", app.tenant);
+    for path in [
+        format!("/oauth/v4/{}/.well-known/openid-configuration", app.tenant),
+        format!(
+            "/oauth/v4/{}/.well-known/oauth-authorization-server",
+            app.tenant
+        ),
+        format!(
+            "/.well-known/oauth-authorization-server/oauth/v4/{}",
+            app.tenant
+        ),
+    ] {
+        let answer = app.functions.token(Event::new("GET", &path)).await;
+        assert_eq!(answer.status, 200, "{path}: {}", answer.raw);
+        assert_eq!(answer.header("cache-control"), Some("public, max-age=300"));
+        let doc = &answer.body;
+        assert_eq!(doc["issuer"], json!(issuer));
+        assert_eq!(doc["token_endpoint"], json!(format!("{issuer}/token")));
+        assert_eq!(doc["jwks_uri"], json!(format!("{issuer}/publickeys")));
+        assert_eq!(doc["grant_types_supported"], json!(["client_credentials"]));
+        assert_eq!(
+            doc["token_endpoint_auth_methods_supported"],
+            json!(["client_secret_basic", "client_secret_post"])
+        );
+    }
+    let unknown = "/oauth/v4/0b6c1a52-5f44-4d2b-9a43-6b3f1f0e2a11/.well-known/openid-configuration";
+    assert_oauth_error(
+        &app.functions.token(Event::new("GET", unknown)).await,
+        404,
+        "tenant_not_found",
+    );
+    let post = format!("/oauth/v4/{}/.well-known/openid-configuration", app.tenant);
+    assert_eq!(
+        app.functions.token(Event::new("POST", &post)).await.status,
+        405
+    );
+}

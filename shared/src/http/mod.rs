@@ -12,6 +12,8 @@
 //! | `/management/v4/{tenantId}/config/tokens`        | management |
 //! | `POST /oauth/v4/{tenantId}/token`                | token      |
 //! | `GET /oauth/v4/{tenantId}/publickeys`            | token      |
+//! | `GET /oauth/v4/{tenantId}/.well-known/...`       | token      |
+//! | `GET /.well-known/oauth-authorization-server/oauth/v4/{tenantId}` | token |
 //! | `GET /openapi.yaml`                              | local only |
 
 mod body;
@@ -130,9 +132,24 @@ impl Api {
                 }
                 None => Err(ApiError::NotFound),
             },
-            ["oauth", "v4", tenant, endpoint] => match &self.oauth {
+            ["oauth", "v4", tenant, endpoint @ ..] => match &self.oauth {
                 Some(issuer) => {
                     oauth::handle(issuer, tenant, endpoint, request, origin, outcome).await
+                }
+                None => Err(ApiError::NotFound),
+            },
+            // RFC 8414 §3: the metadata of issuer `<origin>/oauth/v4/<tenant>` lives at
+            // `<origin>/.well-known/oauth-authorization-server/oauth/v4/<tenant>`.
+            [
+                ".well-known",
+                "oauth-authorization-server",
+                "oauth",
+                "v4",
+                tenant,
+            ] => match &self.oauth {
+                Some(issuer) => {
+                    let endpoint = [".well-known", "oauth-authorization-server"];
+                    oauth::handle(issuer, tenant, &endpoint, request, origin, outcome).await
                 }
                 None => Err(ApiError::NotFound),
             },

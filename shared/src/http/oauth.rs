@@ -19,8 +19,8 @@ use crate::service::{TokenError, TokenIssuer};
 const FORM: &str = "application/x-www-form-urlencoded";
 const GRANT_CLIENT_CREDENTIALS: &str = "client_credentials";
 
-/// Verifiers may cache the key set this long, so a new signing key must be published at least
-/// this long before it signs anything.
+/// Verifiers may cache the key set (and the metadata naming it) this long, so a new signing key
+/// must be published at least this long before it signs anything.
 const PUBLIC_KEYS_CACHE: HeaderValue = HeaderValue::from_static("public, max-age=300");
 
 /// Token request parameters that must appear at most once (RFC 6749 §3.2); others are ignored
@@ -34,7 +34,10 @@ const SINGLE_PARAMETERS: [&str; 6] = [
     "client_secret",
 ];
 
-const NO_CREDENTIALS: &str = "client authentication is required: send HTTP Basic credentials";
+const NO_CREDENTIALS: &str =
+    "client authentication is required: HTTP Basic, or client_id and client_secret in the body";
+const TWO_METHODS: &str = "use one client authentication method, not HTTP Basic and client_secret";
+const TWO_CLIENTS: &str = "client_id in the body differs from the HTTP Basic client";
 const MALFORMED_CREDENTIALS: &str = "the Authorization header is not valid HTTP Basic credentials";
 const AUTHENTICATION_FAILED: &str = "client authentication failed";
 
@@ -49,19 +52,19 @@ struct TokenResponse<'a> {
 pub(super) async fn handle(
     issuer: &TokenIssuer,
     tenant: &str,
-    endpoint: &str,
+    endpoint: &[&str],
     request: &Request<Bytes>,
     origin: &BaseUrl,
     outcome: &mut Outcome,
 ) -> Result<Response<Bytes>, ApiError> {
     match endpoint {
-        "token" => {
+        ["token"] => {
             outcome.route = Some("token");
             only(request, &Method::POST, "POST")?;
             let tenant_id = parse_tenant(tenant, outcome)?;
             token(issuer, tenant_id, request, origin, outcome).await
         }
-        "publickeys" => {
+        ["publickeys"] => {
             outcome.route = Some("publickeys");
             only(request, &Method::GET, "GET")?;
             let tenant_id = parse_tenant(tenant, outcome)?;
@@ -76,7 +79,55 @@ pub(super) async fn handle(
             response.headers_mut().remove(PRAGMA);
             Ok(response)
         }
+        [
+            ".well-known",
+            "openid-configuration" | "oauth-authorization-server",
+        ] => {
+            outcome.route = Some("metadata");
+            only(request, &Method::GET, "GET")?;
+            let tenant_id = parse_tenant(tenant, outcome)?;
+            if !issuer.knows_tenant(tenant_id).await? {
+                return Err(ApiError::TenantNotFound);
+            }
+            let mut response = json(StatusCode::OK, &Metadata::new(origin, tenant_id));
+            response
+                .headers_mut()
+                .insert(CACHE_CONTROL, PUBLIC_KEYS_CACHE);
+            response.headers_mut().remove(PRAGMA);
+            Ok(response)
+        }
         _ => Err(ApiError::NotFound),
+    }
+}
+
+/// Authorization server metadata (RFC 8414 §2), also served as OpenID Connect discovery so that
+/// OIDC-minded tooling (API Gateway's JWT authorizer among it) configures itself. The members
+/// OIDC requires of every provider are given for that reason, though no ID token is issued.
+#[derive(Serialize)]
+struct Metadata {
+    issuer: String,
+    token_endpoint: String,
+    jwks_uri: String,
+    grant_types_supported: [&'static str; 1],
+    token_endpoint_auth_methods_supported: [&'static str; 2],
+    response_types_supported: [&'static str; 0],
+    subject_types_supported: [&'static str; 1],
+    id_token_signing_alg_values_supported: [&'static str; 1],
+}
+
+impl Metadata {
+    fn new(origin: &BaseUrl, tenant: TenantId) -> Self {
+        let issuer = origin.oauth_server_url(&tenant);
+        Self {
+            token_endpoint: format!("{issuer}/token"),
+            jwks_uri: format!("{issuer}/publickeys"),
+            issuer,
+            grant_types_supported: [GRANT_CLIENT_CREDENTIALS],
+            token_endpoint_auth_methods_supported: ["client_secret_basic", "client_secret_post"],
+            response_types_supported: [],
+            subject_types_supported: ["public"],
+            id_token_signing_alg_values_supported: ["RS256"],
+        }
     }
 }
 
@@ -102,8 +153,9 @@ async fn token(
         }
         other => other,
     })?;
-    check_grant_type(request.body())?;
-    let (client_id, secret) = basic_credentials(request)?;
+    let form = TokenForm::parse(request.body())?;
+    form.check_grant_type()?;
+    let (client_id, secret) = client_credentials(request, form)?;
     outcome.client_id = client_id;
     let client_id = client_id.ok_or(ApiError::InvalidClient(AUTHENTICATION_FAILED))?;
     let issued = issuer
@@ -123,28 +175,70 @@ async fn token(
     Ok(json(StatusCode::OK, &body))
 }
 
-fn check_grant_type(body: &[u8]) -> Result<(), ApiError> {
-    let mut grant_type: Option<Cow<'_, str>> = None;
-    let mut seen = [false; SINGLE_PARAMETERS.len()];
-    for (name, value) in form_urlencoded::parse(body) {
-        let Some(index) = SINGLE_PARAMETERS.iter().position(|p| *p == name) else {
-            continue;
-        };
-        if std::mem::replace(&mut seen[index], true) {
-            let why = format!(
-                "parameter {} must not be repeated",
-                SINGLE_PARAMETERS[index]
-            );
-            return Err(ApiError::InvalidRequest(why.into()));
+/// The parameters of a token request (RFC 6749 §4.4.2, §2.3.1). Each may appear once
+/// (RFC 6749 §3.2); parameters this server does not know are ignored, as §3.2 requires.
+#[derive(Default)]
+struct TokenForm {
+    grant_type: Option<String>,
+    client_id: Option<String>,
+    client_secret: Option<String>,
+}
+
+impl TokenForm {
+    fn parse(body: &[u8]) -> Result<Self, ApiError> {
+        let mut form = Self::default();
+        let mut seen = [false; SINGLE_PARAMETERS.len()];
+        for (name, value) in form_urlencoded::parse(body) {
+            let Some(index) = SINGLE_PARAMETERS.iter().position(|p| *p == name) else {
+                continue;
+            };
+            if std::mem::replace(&mut seen[index], true) {
+                let why = format!(
+                    "parameter {} must not be repeated",
+                    SINGLE_PARAMETERS[index]
+                );
+                return Err(ApiError::InvalidRequest(why.into()));
+            }
+            let slot = match SINGLE_PARAMETERS[index] {
+                "grant_type" => &mut form.grant_type,
+                "client_id" => &mut form.client_id,
+                "client_secret" => &mut form.client_secret,
+                _ => continue,
+            };
+            *slot = Some(value.into_owned());
         }
-        if name == "grant_type" {
-            grant_type = Some(value);
+        Ok(form)
+    }
+
+    fn check_grant_type(&self) -> Result<(), ApiError> {
+        match self.grant_type.as_deref() {
+            None | Some("") => Err(ApiError::InvalidRequest("grant_type is required".into())),
+            Some(GRANT_CLIENT_CREDENTIALS) => Ok(()),
+            Some(_) => Err(ApiError::UnsupportedGrantType),
         }
     }
-    match grant_type.as_deref() {
-        None | Some("") => Err(ApiError::InvalidRequest("grant_type is required".into())),
-        Some(GRANT_CLIENT_CREDENTIALS) => Ok(()),
-        Some(_) => Err(ApiError::UnsupportedGrantType),
+}
+
+/// The client's credentials by whichever one method it used: HTTP Basic
+/// (`client_secret_basic`) or the request body (`client_secret_post`). Using both, or naming
+/// a different client in the body than in the header, is `invalid_request` (RFC 6749 §2.3).
+fn client_credentials(
+    request: &Request<Bytes>,
+    form: TokenForm,
+) -> Result<(Option<ClientId>, PresentedSecret), ApiError> {
+    let has_header = request.headers().contains_key(AUTHORIZATION);
+    match (has_header, form.client_id, form.client_secret) {
+        (true, None, None) => basic_credentials(request),
+        (true, Some(body_id), None) => {
+            let (client_id, secret) = basic_credentials(request)?;
+            if client_id.map(|id| id.to_string()) != Some(body_id) {
+                return Err(ApiError::InvalidRequest(TWO_CLIENTS.into()));
+            }
+            Ok((client_id, secret))
+        }
+        (true, _, Some(_)) => Err(ApiError::InvalidRequest(TWO_METHODS.into())),
+        (false, Some(id), Some(secret)) => Ok((id.parse().ok(), PresentedSecret::new(secret))),
+        (false, _, _) => Err(ApiError::InvalidClient(NO_CREDENTIALS)),
     }
 }
 
@@ -195,19 +289,20 @@ mod tests {
         assert!(form_decode("%FF%FE").is_err(), "bytes that are not UTF-8");
     }
 
+    fn grant(body: &[u8]) -> Result<(), ApiError> {
+        TokenForm::parse(body)?.check_grant_type()
+    }
+
     #[test]
     fn grant_type_is_required_once_and_must_be_client_credentials() {
-        assert!(check_grant_type(b"grant_type=client_credentials&x=1&x=2").is_ok());
+        assert!(grant(b"grant_type=client_credentials&x=1&x=2").is_ok());
+        assert!(matches!(grant(b""), Err(ApiError::InvalidRequest(_))));
         assert!(matches!(
-            check_grant_type(b""),
+            grant(b"scope=a&scope=b"),
             Err(ApiError::InvalidRequest(_))
         ));
         assert!(matches!(
-            check_grant_type(b"scope=a&scope=b"),
-            Err(ApiError::InvalidRequest(_))
-        ));
-        assert!(matches!(
-            check_grant_type(b"grant_type=password"),
+            grant(b"grant_type=password"),
             Err(ApiError::UnsupportedGrantType)
         ));
     }
