@@ -31,6 +31,9 @@ pub struct Claims<'a> {
     pub tenant: TenantId,
     pub amr: [&'static str; 1],
     pub ver: u8,
+    /// The granted scopes, space-delimited (RFC 9068 §2.2.3); absent when none are granted.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scope: Option<&'a str>,
 }
 
 /// A signer paired with its encoded JWS protected header, which is the same for every token the
@@ -104,6 +107,7 @@ mod tests {
             tenant,
             amr: [AMR_CLIENT_CREDENTIALS],
             ver: TOKEN_VERSION,
+            scope: Some("read write"),
         };
         let token = jwt.sign(&claims).await.expect("sign");
         let parts: Vec<&str> = token.split('.').collect();
@@ -117,6 +121,7 @@ mod tests {
             serde_json::from_slice(&decode(parts[1])).expect("payload");
         assert_eq!(payload["aud"], serde_json::json!([id.to_string()]));
         assert_eq!(payload["exp"], 3610);
+        assert_eq!(payload["scope"], "read write");
         let key = RsaPublicKeyComponents {
             n: decode(&jwk.n),
             e: decode(&jwk.e),

@@ -45,13 +45,22 @@ pub trait Store: Send + Sync {
     async fn replace_role(&self, role: &Role) -> Result<(), StoreError>;
     async fn delete_role(&self, tenant: &TenantId, id: &RoleId) -> Result<(), StoreError>;
 
-    /// The one read of the token path: an app together with its tenant, in one round trip.
+    /// The first read of the token path: an app together with its tenant, in one round trip.
     /// `None` unless both exist.
     async fn client(
         &self,
         tenant: &TenantId,
         client: &ClientId,
     ) -> Result<Option<(Tenant, App)>, StoreError>;
+
+    /// The second read of the token path, made only when the caller has roles or names another
+    /// app as audience: those roles and that app, in one round trip. Missing items are left out.
+    async fn grants(
+        &self,
+        tenant: &TenantId,
+        roles: &[RoleId],
+        audience: Option<&ClientId>,
+    ) -> Result<(Vec<Role>, Option<App>), StoreError>;
 }
 
 /// Which page of a listing to read: at most `limit` items after the item whose id is `after`.

@@ -458,12 +458,28 @@ pub struct TokenIssuer {
     decoy: App,
 }
 
+/// What a token request asks for beyond the grant itself.
+#[derive(Debug, Clone, Default)]
+pub struct TokenRequest {
+    /// The app acting as the API (App ID's `audience`, RFC 8707's `resource`); the caller
+    /// itself when absent.
+    pub audience: Option<ClientId>,
+    /// The scopes asked for (RFC 6749 §3.3); every scope the caller may get when absent.
+    pub scope: Option<Vec<Scope>>,
+}
+
 /// Why a token request failed, before the HTTP mapping turns it into RFC 6749 §5.2 terms.
 #[derive(Debug, thiserror::Error)]
 pub enum TokenError {
     /// Unknown client or wrong secret; deliberately one variant so the two cannot be told apart.
     #[error("client authentication failed")]
     InvalidClient,
+    /// A requested scope the caller's roles do not grant for the audience.
+    #[error("scope {0} is not granted to this client for this audience")]
+    InvalidScope(String),
+    /// The audience names no app of the tenant (RFC 8707 §2).
+    #[error("the audience is not an application of this tenant")]
+    InvalidTarget,
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error(transparent)]
@@ -475,6 +491,11 @@ pub struct IssuedToken {
     pub access_token: String,
     pub expires_in: u32,
     pub jti: uuid::Uuid,
+    /// The granted scopes, space-delimited; `None` when none were granted.
+    pub scope: Option<String>,
+    /// Whether the granted scopes differ from those requested, so the response must name them
+    /// (RFC 6749 §5.1).
+    pub scope_differs: bool,
 }
 
 impl fmt::Debug for IssuedToken {
@@ -518,12 +539,14 @@ impl TokenIssuer {
         }
     }
 
-    /// The client-credentials grant (RFC 6749 §4.4): one store read, one signature.
+    /// The client-credentials grant (RFC 6749 §4.4): one store read, a second one only when the
+    /// caller has roles or names another app as audience, and one signature.
     pub async fn issue(
         &self,
         tenant_id: TenantId,
         client_id: ClientId,
         secret: &PresentedSecret,
+        request: &TokenRequest,
         base: &BaseUrl,
     ) -> Result<IssuedToken, TokenError> {
         let found = self.store.client(&tenant_id, &client_id).await?;
@@ -534,16 +557,34 @@ impl TokenIssuer {
             .as_ref()
             .map_or(&self.decoy, |(_, app)| app)
             .accepts(&presented, now);
-        let (Some((tenant, _)), true) = (&found, accepted) else {
+        let (Some((tenant, caller)), true) = (found, accepted) else {
             return Err(TokenError::InvalidClient);
         };
+        let audience = request.audience.unwrap_or(client_id);
+        let granted = self.granted_scopes(&caller, audience).await?;
+        let scope = match &request.scope {
+            None => granted,
+            Some(asked) => match asked.iter().find(|s| !granted.contains(s)) {
+                Some(refused) => return Err(TokenError::InvalidScope(refused.as_str().to_owned())),
+                None => asked.clone(),
+            },
+        };
+        let scope_differs = request.scope.as_ref() != Some(&scope);
+        let scope = (!scope.is_empty()).then(|| {
+            scope
+                .iter()
+                .map(Scope::as_str)
+                .collect::<Vec<_>>()
+                .join(" ")
+        });
+
         let iss = base.oauth_server_url(&tenant_id);
         let jti = self.random.uuid();
         let ttl = tenant.token_ttl.seconds();
         let claims = Claims {
             iss: &iss,
             sub: client_id,
-            aud: [client_id],
+            aud: [audience],
             iat: now,
             exp: now + u64::from(ttl),
             jti,
@@ -551,13 +592,51 @@ impl TokenIssuer {
             tenant: tenant_id,
             amr: [AMR_CLIENT_CREDENTIALS],
             ver: TOKEN_VERSION,
+            scope: scope.as_deref(),
         };
         let access_token = self.jwt.sign(&claims).await?;
         Ok(IssuedToken {
             access_token,
             expires_in: ttl,
             jti,
+            scope,
+            scope_differs,
         })
+    }
+
+    /// The scopes `caller` may get for `audience`: those its roles grant for that app which the
+    /// app still defines, in the app's order. An audience that is no app is `InvalidTarget`.
+    async fn granted_scopes(
+        &self,
+        caller: &App,
+        audience: ClientId,
+    ) -> Result<Vec<Scope>, TokenError> {
+        let is_self = audience == caller.client_id;
+        if caller.roles.is_empty() && is_self {
+            return Ok(Vec::new());
+        }
+        let other = (!is_self).then_some(&audience);
+        let (roles, api) = self
+            .store
+            .grants(&caller.tenant_id, &caller.roles, other)
+            .await?;
+        let api = if is_self {
+            caller
+        } else {
+            api.as_ref().ok_or(TokenError::InvalidTarget)?
+        };
+        let allowed: Vec<&Scope> = roles
+            .iter()
+            .flat_map(|role| &role.access)
+            .filter(|access| access.application_id == audience)
+            .flat_map(|access| &access.scopes)
+            .collect();
+        Ok(api
+            .scopes
+            .iter()
+            .filter(|s| allowed.contains(s))
+            .cloned()
+            .collect())
     }
 
     /// The keys that verify this tenant's tokens; `None` for an unknown tenant.

@@ -181,6 +181,12 @@ def test_every_documented_operation_and_status_is_exercised_and_kept(api):
     answer = api.call("POST", token, {"tenantId": t}, auth=good, data="grant_type=client_credentials", headers=form)
     assert answer.json()["expires_in"] == 900
     api.call("POST", token, {"tenantId": t}, auth=good, data="grant_type=password", headers=form)
+    scoped = api.call("POST", token, {"tenantId": t}, auth=good, headers=form,
+                      data=f"grant_type=client_credentials&audience={c}&scope=read")
+    assert scoped.status_code == 400 and scoped.json()["error"] == "invalid_scope", scoped.text
+    target = api.call("POST", token, {"tenantId": t}, auth=good, headers=form,
+                      data=f"grant_type=client_credentials&audience={UNKNOWN}")
+    assert target.json()["error"] == "invalid_target", target.text
     api.call("POST", token, {"tenantId": t}, auth=(c, "wrong"), data="grant_type=client_credentials", headers=form)
     api.call("POST", token, {"tenantId": "not-a-tenant"}, auth=good, data="grant_type=client_credentials", headers=form)
     api.call("POST", token, {"tenantId": t}, auth=good, data="grant_type=client_credentials&pad=" + "x" * 20_000, headers=form)

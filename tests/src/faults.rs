@@ -130,4 +130,13 @@ impl<S: Store> Store for FaultyStore<S> {
         self.check(Call::Read)?;
         self.inner.client(tenant, client).await
     }
+    async fn grants(
+        &self,
+        tenant: &TenantId,
+        roles: &[RoleId],
+        audience: Option<&ClientId>,
+    ) -> Result<(Vec<Role>, Option<App>), StoreError> {
+        self.check(Call::Read)?;
+        self.inner.grants(tenant, roles, audience).await
+    }
 }

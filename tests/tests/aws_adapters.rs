@@ -141,6 +141,54 @@ async fn the_aws_functions_issue_verifiable_tokens_for_one_read_and_one_sign() {
         ["DynamoDB.BatchGetItem"],
         "a failed authentication signs nothing"
     );
+
+    // A caller with roles, asking for another app's scopes: one more read, for the roles and
+    // the audience together, whatever the number of roles.
+    let api = functions.register_app(&tenant, "api").await;
+    let api_id = api["clientId"].as_str().expect("id");
+    let scopes = serde_json::json!({"scopes": ["read"]});
+    functions
+        .admin_call(
+            "PUT",
+            &format!("/{tenant}/applications/{api_id}/scopes"),
+            Some(scopes),
+        )
+        .await;
+    let mut roles = Vec::new();
+    for name in ["a", "b", "c"] {
+        let grant = serde_json::json!({"name": name, "access": [{"application_id": api_id, "scopes": ["read"]}]});
+        roles.push(
+            functions
+                .admin_call("POST", &format!("/{tenant}/roles"), Some(grant))
+                .await
+                .body["id"]
+                .clone(),
+        );
+    }
+    let assign = serde_json::json!({"roles": {"ids": roles}});
+    functions
+        .admin_call(
+            "PUT",
+            &format!("/{tenant}/applications/{client_id}/roles"),
+            Some(assign),
+        )
+        .await;
+    calls.take();
+    let path = format!("/oauth/v4/{tenant}/token");
+    let event = Event::new("POST", &path)
+        .header(
+            "authorization",
+            appid_tests::harness::basic(client_id, secret),
+        )
+        .form(&format!(
+            "grant_type=client_credentials&audience={api_id}&scope=read"
+        ));
+    let scoped = functions.token(event).await;
+    assert_eq!(scoped.status, 200, "{}", scoped.raw);
+    assert_eq!(
+        calls.take(),
+        ["DynamoDB.BatchGetItem", "DynamoDB.BatchGetItem", "KMS.Sign"]
+    );
 }
 
 /// Rotations racing each other and a deletion on DynamoDB: each rotation either applies whole

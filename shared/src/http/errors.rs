@@ -43,6 +43,8 @@ pub(super) enum ApiError {
     InvalidRequest(Cow<'static, str>),
     /// RFC 6749 §5.2 `invalid_client`; unknown client and wrong secret share one description.
     InvalidClient(&'static str),
+    /// RFC 8707 §2 `invalid_target`: an audience that is not an app of the tenant.
+    InvalidTarget(String),
     /// RFC 6749 §5.2 `unsupported_grant_type`.
     UnsupportedGrantType,
     /// A dependency is throttled or down; the caller should retry.
@@ -77,6 +79,7 @@ impl ApiError {
             Self::InvalidRequest(_) => "invalid_request",
             Self::InvalidClient(_) => "invalid_client",
             Self::UnsupportedGrantType => "unsupported_grant_type",
+            Self::InvalidTarget(_) => "invalid_target",
             Self::TemporarilyUnavailable => "temporarily_unavailable",
             Self::Internal => "server_error",
         }
@@ -98,6 +101,7 @@ impl ApiError {
             | Self::InvalidScope(_)
             | Self::InvalidRole(_)
             | Self::InvalidRequest(_)
+            | Self::InvalidTarget(_)
             | Self::UnsupportedGrantType => StatusCode::BAD_REQUEST,
             Self::TemporarilyUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
@@ -115,7 +119,9 @@ impl ApiError {
             Self::Unauthorized => "a valid admin credential is required".into(),
             Self::InvalidJson(why) => format!("request body is not valid: {why}").into(),
             Self::InvalidName(why) => why.as_ref().into(),
-            Self::InvalidScope(why) | Self::InvalidRole(why) => why.as_str().into(),
+            Self::InvalidScope(why) | Self::InvalidRole(why) | Self::InvalidTarget(why) => {
+                why.as_str().into()
+            }
             Self::TenantNotFound => "no tenant has this id".into(),
             Self::ApplicationNotFound => "no application of this tenant has this client id".into(),
             Self::RoleNotFound => "no role of this tenant has this id".into(),

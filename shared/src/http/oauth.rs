@@ -13,8 +13,8 @@ use super::Outcome;
 use super::errors::ApiError;
 use super::request::{check_body, only, strip_scheme};
 use super::response::json;
-use crate::domain::{BaseUrl, ClientId, PresentedSecret, TenantId};
-use crate::service::{TokenError, TokenIssuer};
+use crate::domain::{BaseUrl, ClientId, PresentedSecret, Scope, TenantId};
+use crate::service::{TokenError, TokenIssuer, TokenRequest};
 
 const FORM: &str = "application/x-www-form-urlencoded";
 const GRANT_CLIENT_CREDENTIALS: &str = "client_credentials";
@@ -40,6 +40,8 @@ const TWO_METHODS: &str = "use one client authentication method, not HTTP Basic 
 const TWO_CLIENTS: &str = "client_id in the body differs from the HTTP Basic client";
 const MALFORMED_CREDENTIALS: &str = "the Authorization header is not valid HTTP Basic credentials";
 const AUTHENTICATION_FAILED: &str = "client authentication failed";
+const UNKNOWN_AUDIENCE: &str = "the audience must be the client id of an application of this tenant (resource: urn:uuid:<client id>)";
+const ONE_AUDIENCE: &str = "a token serves one audience: name at most one application";
 
 /// RFC 6749 §5.1.
 #[derive(Serialize)]
@@ -47,6 +49,9 @@ struct TokenResponse<'a> {
     access_token: &'a str,
     expires_in: u32,
     token_type: &'static str,
+    /// Named when it differs from the scope requested (RFC 6749 §5.1).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    scope: Option<&'a str>,
 }
 
 pub(super) async fn handle(
@@ -155,14 +160,17 @@ async fn token(
     })?;
     let form = TokenForm::parse(request.body())?;
     form.check_grant_type()?;
+    let asked = form.token_request()?;
     let (client_id, secret) = client_credentials(request, form)?;
     outcome.client_id = client_id;
     let client_id = client_id.ok_or(ApiError::InvalidClient(AUTHENTICATION_FAILED))?;
     let issued = issuer
-        .issue(tenant_id, client_id, &secret, origin)
+        .issue(tenant_id, client_id, &secret, &asked, origin)
         .await
         .map_err(|e| match e {
             TokenError::InvalidClient => ApiError::InvalidClient(AUTHENTICATION_FAILED),
+            TokenError::InvalidScope(_) => ApiError::InvalidScope(e.to_string()),
+            TokenError::InvalidTarget => ApiError::InvalidTarget(UNKNOWN_AUDIENCE.into()),
             TokenError::Store(e) => e.into(),
             TokenError::Sign(e) => e.into(),
         })?;
@@ -171,6 +179,7 @@ async fn token(
         access_token: &issued.access_token,
         expires_in: issued.expires_in,
         token_type: "Bearer",
+        scope: issued.scope.as_deref().filter(|_| issued.scope_differs),
     };
     Ok(json(StatusCode::OK, &body))
 }
@@ -182,6 +191,9 @@ struct TokenForm {
     grant_type: Option<String>,
     client_id: Option<String>,
     client_secret: Option<String>,
+    scope: Option<String>,
+    audience: Option<String>,
+    resource: Option<String>,
 }
 
 impl TokenForm {
@@ -193,6 +205,10 @@ impl TokenForm {
                 continue;
             };
             if std::mem::replace(&mut seen[index], true) {
+                // RFC 8707 allows several resources; a token here serves one audience.
+                if name == "resource" {
+                    return Err(ApiError::InvalidTarget(ONE_AUDIENCE.into()));
+                }
                 let why = format!(
                     "parameter {} must not be repeated",
                     SINGLE_PARAMETERS[index]
@@ -203,11 +219,54 @@ impl TokenForm {
                 "grant_type" => &mut form.grant_type,
                 "client_id" => &mut form.client_id,
                 "client_secret" => &mut form.client_secret,
-                _ => continue,
+                "scope" => &mut form.scope,
+                "audience" => &mut form.audience,
+                _ => &mut form.resource,
             };
             *slot = Some(value.into_owned());
         }
         Ok(form)
+    }
+
+    /// What the request asks for: the audience from `audience` (a client id, as App ID takes it)
+    /// or `resource` (RFC 8707: the URI `urn:uuid:<client id>`), and the scopes of `scope`.
+    fn token_request(&self) -> Result<TokenRequest, ApiError> {
+        let unknown = || ApiError::InvalidTarget(UNKNOWN_AUDIENCE.into());
+        let from_audience = self
+            .audience
+            .as_deref()
+            .map(|raw| raw.parse::<ClientId>().map_err(|_| unknown()))
+            .transpose()?;
+        let from_resource = self
+            .resource
+            .as_deref()
+            .map(|raw| {
+                raw.strip_prefix("urn:uuid:")
+                    .and_then(|id| id.parse::<ClientId>().ok())
+                    .ok_or_else(unknown)
+            })
+            .transpose()?;
+        let audience = match (from_audience, from_resource) {
+            (Some(a), Some(r)) if a != r => {
+                return Err(ApiError::InvalidTarget(ONE_AUDIENCE.into()));
+            }
+            (a, r) => a.or(r),
+        };
+        let scope = match self.scope.as_deref().map(str::trim) {
+            None | Some("") => None,
+            Some(raw) => {
+                let mut scopes: Vec<Scope> = Vec::new();
+                for item in raw.split(' ').filter(|s| !s.is_empty()) {
+                    let scope =
+                        Scope::parse(item).map_err(|e| ApiError::InvalidScope(e.to_string()))?;
+                    if !scopes.contains(&scope) {
+                        scopes.push(scope);
+                    }
+                }
+                Some(scopes)
+            }
+        };
+        Ok(TokenRequest { audience, scope })
     }
 
     fn check_grant_type(&self) -> Result<(), ApiError> {

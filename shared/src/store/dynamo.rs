@@ -190,9 +190,62 @@ impl Store for DynamoStore {
         tenant: &TenantId,
         client: &ClientId,
     ) -> Result<Option<(Tenant, App)>, StoreError> {
+        let items = self
+            .batch_get(vec![
+                tenant_key(tenant),
+                child_key(tenant, APP_PREFIX, client),
+            ])
+            .await?;
+        let (mut tenant_item, mut app_item) = (None, None);
+        for (sk, item) in items {
+            if sk == TENANT_SK {
+                tenant_item = Some(item)
+            } else {
+                app_item = Some(item)
+            }
+        }
+        let (Some(tenant_item), Some(app_item)) = (tenant_item, app_item) else {
+            return Ok(None);
+        };
+        let tenant = from_item::<TenantRecord>(tenant_item)?.into_tenant(*tenant)?;
+        let app = from_item::<AppRecord>(app_item)?.into_app(tenant.id, *client)?;
+        Ok(Some((tenant, app)))
+    }
+
+    async fn grants(
+        &self,
+        tenant: &TenantId,
+        roles: &[RoleId],
+        audience: Option<&ClientId>,
+    ) -> Result<(Vec<Role>, Option<App>), StoreError> {
+        let mut keys: Vec<Item> = roles
+            .iter()
+            .map(|r| child_key(tenant, ROLE_PREFIX, r))
+            .collect();
+        keys.extend(audience.map(|a| child_key(tenant, APP_PREFIX, a)));
+        let (mut found, mut app) = (Vec::new(), None);
+        for (sk, item) in self.batch_get(keys).await? {
+            if let Some(raw) = sk.strip_prefix(ROLE_PREFIX) {
+                found.push(from_item::<RoleRecord>(item)?.into_role(*tenant, id(raw)?)?);
+            } else if let Some(raw) = sk.strip_prefix(APP_PREFIX) {
+                app = Some(from_item::<AppRecord>(item)?.into_app(*tenant, id(raw)?)?);
+            }
+        }
+        // BatchGetItem answers in no particular order; keep the order of the assignment.
+        found.sort_by_key(|role| roles.iter().position(|r| *r == role.id));
+        Ok((found, app))
+    }
+}
+
+impl DynamoStore {
+    /// Reads up to 100 items (DynamoDB's limit) of the table in one strongly consistent round
+    /// trip; returns each with its sort key.
+    async fn batch_get(&self, keys: Vec<Item>) -> Result<Vec<(String, Item)>, StoreError> {
+        if keys.is_empty() {
+            return Ok(Vec::new());
+        }
         let keys = KeysAndAttributes::builder()
-            .keys(tenant_key(tenant))
-            .keys(child_key(tenant, APP_PREFIX, client))
+            .set_keys(Some(keys))
             .consistent_read(true)
             .build()
             .map_err(|e| StoreError::Unavailable(e.into()))?;
@@ -216,28 +269,18 @@ impl Store for DynamoStore {
             .responses
             .and_then(|mut r| r.remove(&self.table))
             .unwrap_or_default();
-        let sk = |item: &Item| match item.get("sk") {
-            Some(AttributeValue::S(sk)) => sk.clone(),
-            _ => String::new(),
-        };
-        let (mut tenant_item, mut app_item) = (None, None);
-        for item in items {
-            if sk(&item) == TENANT_SK {
-                tenant_item = Some(item)
-            } else {
-                app_item = Some(item)
-            }
-        }
-        let (Some(tenant_item), Some(app_item)) = (tenant_item, app_item) else {
-            return Ok(None);
-        };
-        let tenant = from_item::<TenantRecord>(tenant_item)?.into_tenant(*tenant)?;
-        let app = from_item::<AppRecord>(app_item)?.into_app(tenant.id, *client)?;
-        Ok(Some((tenant, app)))
+        Ok(items
+            .into_iter()
+            .map(|item| {
+                let sk = match item.get("sk") {
+                    Some(AttributeValue::S(sk)) => sk.clone(),
+                    _ => String::new(),
+                };
+                (sk, item)
+            })
+            .collect())
     }
-}
 
-impl DynamoStore {
     async fn get<R: DeserializeOwned>(&self, key: Item) -> Result<Option<R>, StoreError> {
         let output = self
             .client

@@ -270,6 +270,16 @@ impl Store for EmbeddedStore {
             .await
     }
 
+    async fn grants(
+        &self,
+        tenant: &TenantId,
+        roles: &[RoleId],
+        audience: Option<&ClientId>,
+    ) -> Result<(Vec<Role>, Option<App>), StoreError> {
+        self.read_grants(*tenant, roles.to_vec(), audience.copied())
+            .await
+    }
+
     async fn client(
         &self,
         tenant: &TenantId,
@@ -293,6 +303,44 @@ impl Store for EmbeddedStore {
             let tenant = decode::<TenantRecord>(tenant.value())?.into_tenant(tenant_id)?;
             let app = decode::<AppRecord>(app.value())?.into_app(tenant_id, client_id)?;
             Ok(Some((tenant, app)))
+        })
+        .await
+    }
+}
+
+impl EmbeddedStore {
+    /// The roles and the audience app of a token request, read in one transaction.
+    async fn read_grants(
+        &self,
+        tenant: TenantId,
+        roles: Vec<RoleId>,
+        audience: Option<ClientId>,
+    ) -> Result<(Vec<Role>, Option<App>), StoreError> {
+        self.blocking(move |db| {
+            let txn = db.begin_read().map_err(unavailable)?;
+            let role_table = txn.open_table(ROLES).map_err(unavailable)?;
+            let mut found = Vec::with_capacity(roles.len());
+            for id in roles {
+                if let Some(bytes) = role_table
+                    .get(child_key(&tenant, &id).as_str())
+                    .map_err(unavailable)?
+                {
+                    found.push(decode::<RoleRecord>(bytes.value())?.into_role(tenant, id)?);
+                }
+            }
+            let app = match audience {
+                Some(client) => {
+                    let apps = txn.open_table(APPS).map_err(unavailable)?;
+                    let bytes = apps
+                        .get(child_key(&tenant, &client).as_str())
+                        .map_err(unavailable)?;
+                    bytes
+                        .map(|b| decode::<AppRecord>(b.value())?.into_app(tenant, client))
+                        .transpose()?
+                }
+                None => None,
+            };
+            Ok((found, app))
         })
         .await
     }
