@@ -1,12 +1,14 @@
 //! Access tokens as JWTs in the RFC 9068 profile, assembled by hand: the header is fixed per
 //! signing key and encoded once, the claims are one small serialization per token, and the
-//! signature comes from whichever [`TokenSigner`] holds the key.
+//! signature comes from whichever [`TokenSigner`] holds the key. [`JwtSigner::verify`] checks a
+//! token presented back to us (introspection, revocation) against the same key.
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use std::sync::Arc;
 
-use serde::Serialize;
+use aws_lc_rs::signature::{RSA_PKCS1_2048_8192_SHA256, RsaPublicKeyComponents};
+use serde::{Deserialize, Serialize};
 
 use crate::domain::{ClientId, TenantId};
 use crate::jwk::Jwk;
@@ -41,6 +43,24 @@ pub struct Claims<'a> {
 pub struct JwtSigner {
     encoded_header: String,
     signer: Arc<dyn TokenSigner>,
+    /// The public key's components, decoded once, to verify tokens presented back to us.
+    public: RsaPublicKeyComponents<Vec<u8>>,
+}
+
+/// The claims of a token whose signature, key and form we checked. Whether it is still valid
+/// (expiry, revocation, tenant) is the caller's judgement.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct VerifiedClaims {
+    pub iss: String,
+    pub sub: String,
+    pub aud: Vec<String>,
+    pub iat: u64,
+    pub exp: u64,
+    pub jti: uuid::Uuid,
+    pub client_id: ClientId,
+    pub tenant: TenantId,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scope: Option<String>,
 }
 
 impl JwtSigner {
@@ -51,10 +71,37 @@ impl JwtSigner {
             "typ": "at+jwt",
         });
         let encoded_header = URL_SAFE_NO_PAD.encode(header.to_string());
+        let jwk = signer.public_jwk();
+        // The JWK was built from a valid key, so its members are valid base64url.
+        let decode = |part: &str| URL_SAFE_NO_PAD.decode(part).unwrap_or_default();
+        let public = RsaPublicKeyComponents {
+            n: decode(&jwk.n),
+            e: decode(&jwk.e),
+        };
         Self {
             encoded_header,
             signer,
+            public,
         }
+    }
+
+    /// The claims of `token` if it is a compact JWS this key signed: the header must be the
+    /// one this key writes (so `alg` and `kid` are ours) and the signature must verify.
+    pub fn verify(&self, token: &str) -> Option<VerifiedClaims> {
+        let (signing_input, signature) = token.rsplit_once('.')?;
+        let (header, payload) = signing_input.split_once('.')?;
+        if header != self.encoded_header {
+            return None;
+        }
+        let signature = URL_SAFE_NO_PAD.decode(signature).ok()?;
+        self.public
+            .verify(
+                &RSA_PKCS1_2048_8192_SHA256,
+                signing_input.as_bytes(),
+                &signature,
+            )
+            .ok()?;
+        serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).ok()?).ok()
     }
 
     pub fn key(&self) -> &Jwk {
@@ -78,7 +125,6 @@ impl JwtSigner {
 
 #[cfg(test)]
 mod tests {
-    use aws_lc_rs::signature::{RSA_PKCS1_2048_8192_SHA256, RsaPublicKeyComponents};
     use base64::Engine;
 
     use super::*;
@@ -133,5 +179,22 @@ mod tests {
             &decode(parts[2]),
         )
         .expect("signature verifies");
+
+        let verified = jwt.verify(&token).expect("our own token verifies");
+        assert_eq!(verified.client_id, id);
+        assert_eq!(
+            (verified.exp, verified.scope.as_deref()),
+            (3610, Some("read write"))
+        );
+        let tampered = format!(
+            "{}.{}.{}",
+            parts[0],
+            URL_SAFE_NO_PAD.encode(b"{}"),
+            parts[2]
+        );
+        assert!(jwt.verify(&tampered).is_none(), "a changed payload fails");
+        let other = JwtSigner::new(Arc::new(LocalSigner::ephemeral().expect("key")));
+        assert!(other.verify(&token).is_none(), "another key's token fails");
+        assert!(jwt.verify("not.a.token").is_none() && jwt.verify("").is_none());
     }
 }

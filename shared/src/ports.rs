@@ -53,6 +53,24 @@ pub trait Store: Send + Sync {
         client: &ClientId,
     ) -> Result<Option<(Tenant, App)>, StoreError>;
 
+    /// Records that token `jti` of the tenant is revoked. The record is needed only until
+    /// `expires_at`, the token's own expiry, and may be dropped after it.
+    async fn revoke(
+        &self,
+        tenant: &TenantId,
+        jti: &Uuid,
+        expires_at: u64,
+    ) -> Result<(), StoreError>;
+
+    /// Whether a token's client still exists and whether the token was revoked, in one round
+    /// trip.
+    async fn token_state(
+        &self,
+        tenant: &TenantId,
+        client: &ClientId,
+        jti: &Uuid,
+    ) -> Result<TokenState, StoreError>;
+
     /// The second read of the token path, made only when the caller has roles or names another
     /// app as audience: those roles and that app, in one round trip. Missing items are left out.
     async fn grants(
@@ -61,6 +79,15 @@ pub trait Store: Send + Sync {
         roles: &[RoleId],
         audience: Option<&ClientId>,
     ) -> Result<(Vec<Role>, Option<App>), StoreError>;
+}
+
+/// What introspection needs to know of a token beyond its signature and claims.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TokenState {
+    /// The app the token was issued to still exists (and its tenant).
+    pub client_exists: bool,
+    /// The token was revoked.
+    pub revoked: bool,
 }
 
 /// Which page of a listing to read: at most `limit` items after the item whose id is `after`.

@@ -12,7 +12,7 @@ use crate::domain::{
     Scope, SecretDigest, SecretEntry, Tenant, TenantId, TokenTtl,
 };
 use crate::jwk::{Jwk, JwkSet};
-use crate::jwt::{AMR_CLIENT_CREDENTIALS, Claims, JwtSigner, TOKEN_VERSION};
+use crate::jwt::{AMR_CLIENT_CREDENTIALS, Claims, JwtSigner, TOKEN_VERSION, VerifiedClaims};
 use crate::ports::{Clock, Page, PageRequest, Random, SignError, Store, StoreError, TokenSigner};
 
 /// How long a replaced secret keeps working by default: long enough for a fleet to roll.
@@ -486,6 +486,16 @@ pub enum TokenError {
     Sign(#[from] SignError),
 }
 
+/// Why a revocation was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum RevokeError {
+    /// The token was issued to another app (RFC 7009 §2.1).
+    #[error("the token was issued to another client")]
+    NotYours,
+    #[error(transparent)]
+    Store(StoreError),
+}
+
 /// A freshly minted access token. Its `Debug` shows the `jti`, never the token.
 pub struct IssuedToken {
     pub access_token: String,
@@ -549,17 +559,8 @@ impl TokenIssuer {
         request: &TokenRequest,
         base: &BaseUrl,
     ) -> Result<IssuedToken, TokenError> {
-        let found = self.store.client(&tenant_id, &client_id).await?;
+        let (tenant, caller) = self.authenticate(tenant_id, client_id, secret).await?;
         let now = self.clock.now();
-        let presented: SecretDigest = secret.digest();
-        // Compared whether or not the client exists, so both failures cost the same.
-        let accepted = found
-            .as_ref()
-            .map_or(&self.decoy, |(_, app)| app)
-            .accepts(&presented, now);
-        let (Some((tenant, caller)), true) = (found, accepted) else {
-            return Err(TokenError::InvalidClient);
-        };
         let audience = request.audience.unwrap_or(client_id);
         let granted = self.granted_scopes(&caller, audience).await?;
         let scope = match &request.scope {
@@ -602,6 +603,78 @@ impl TokenIssuer {
             scope,
             scope_differs,
         })
+    }
+
+    /// The client whose credentials these are, with its tenant: one store read. An unknown
+    /// client costs the same digest comparison as a wrong secret, and fails the same way.
+    pub async fn authenticate(
+        &self,
+        tenant_id: TenantId,
+        client_id: ClientId,
+        secret: &PresentedSecret,
+    ) -> Result<(Tenant, App), TokenError> {
+        let found = self.store.client(&tenant_id, &client_id).await?;
+        let presented: SecretDigest = secret.digest();
+        let now = self.clock.now();
+        let accepted = found
+            .as_ref()
+            .map_or(&self.decoy, |(_, app)| app)
+            .accepts(&presented, now);
+        match (found, accepted) {
+            (Some(client), true) => Ok(client),
+            _ => Err(TokenError::InvalidClient),
+        }
+    }
+
+    /// The claims of `token` if it is active (RFC 7662 §2.2): signed by our key for this
+    /// tenant's issuer, unexpired, not revoked, and issued to an app that still exists.
+    pub async fn introspect(
+        &self,
+        tenant_id: TenantId,
+        token: &str,
+        base: &BaseUrl,
+    ) -> Result<Option<VerifiedClaims>, StoreError> {
+        let Some(claims) = self.own_token(tenant_id, token, base) else {
+            return Ok(None);
+        };
+        let state = self
+            .store
+            .token_state(&tenant_id, &claims.client_id, &claims.jti)
+            .await?;
+        Ok((state.client_exists && !state.revoked).then_some(claims))
+    }
+
+    /// Revokes `token` (RFC 7009) if `caller` is the app it was issued to. A token that is not
+    /// one of this tenant's, or already expired, needs no revocation.
+    pub async fn revoke(
+        &self,
+        tenant_id: TenantId,
+        caller: ClientId,
+        token: &str,
+        base: &BaseUrl,
+    ) -> Result<(), RevokeError> {
+        let Some(claims) = self.own_token(tenant_id, token, base) else {
+            return Ok(());
+        };
+        if claims.client_id != caller {
+            return Err(RevokeError::NotYours);
+        }
+        self.store
+            .revoke(&tenant_id, &claims.jti, claims.exp)
+            .await
+            .map_err(RevokeError::Store)
+    }
+
+    /// The claims of an unexpired token our key signed for this tenant's issuer.
+    fn own_token(
+        &self,
+        tenant_id: TenantId,
+        token: &str,
+        base: &BaseUrl,
+    ) -> Option<VerifiedClaims> {
+        let claims = self.jwt.verify(token)?;
+        let ours = claims.tenant == tenant_id && claims.iss == base.oauth_server_url(&tenant_id);
+        (ours && claims.exp > self.clock.now()).then_some(claims)
     }
 
     /// The scopes `caller` may get for `audience`: those its roles grant for that app which the

@@ -200,6 +200,17 @@ def test_every_documented_operation_and_status_is_exercised_and_kept(api):
                      "/.well-known/oauth-authorization-server/oauth/v4/{tenantId}"]:
         api.call("GET", metadata, {"tenantId": t})
         api.call("GET", metadata, {"tenantId": UNKNOWN})
+    access = api.call("POST", token, {"tenantId": t}, auth=good, data="grant_type=client_credentials", headers=form).json()["access_token"]
+    for operation in ["/oauth/v4/{tenantId}/introspect", "/oauth/v4/{tenantId}/revoke"]:
+        api.call("POST", operation, {"tenantId": t}, auth=good, data="token=", headers=form)
+        api.call("POST", operation, {"tenantId": t}, auth=(c, "wrong"), data="token=x", headers=form)
+        api.call("POST", operation, {"tenantId": "nope"}, auth=good, data="token=x", headers=form)
+        api.call("POST", operation, {"tenantId": t}, auth=good, data="token=" + "x" * 20_000, headers=form)
+    active = api.call("POST", "/oauth/v4/{tenantId}/introspect", {"tenantId": t}, auth=good, data=f"token={access}", headers=form)
+    assert active.json()["active"] is True, active.text
+    api.call("POST", "/oauth/v4/{tenantId}/revoke", {"tenantId": t}, auth=good, data=f"token={access}", headers=form)
+    inactive = api.call("POST", "/oauth/v4/{tenantId}/introspect", {"tenantId": t}, auth=good, data=f"token={access}", headers=form)
+    assert inactive.json() == {"active": False}, inactive.text
     posted = api.call("POST", token, {"tenantId": t}, headers=form,
                       data={"grant_type": "client_credentials", "client_id": good[0], "client_secret": good[1]})
     assert posted.status_code == 200, posted.text

@@ -6,7 +6,7 @@ use appid::domain::{
     Access, App, ClientId, ClientSecret, Description, Name, Role, RoleId, Scope, SecretEntry,
     Tenant, TenantId, TokenTtl,
 };
-use appid::ports::{PageRequest, Store, StoreError};
+use appid::ports::{PageRequest, Random, Store, StoreError, TokenState};
 
 use crate::SeededRandom;
 
@@ -68,6 +68,82 @@ pub async fn store_contract(store: &dyn Store, seed: u64) {
     the_token_read_needs_both_tenant_and_app(store, &random).await;
     deleting_a_tenant_leaves_nothing_of_it_readable(store, &random).await;
     deletes_remove_only_what_exists(store, &random).await;
+    revocations_are_per_tenant_and_follow_the_client(store, &random).await;
+}
+
+async fn revocations_are_per_tenant_and_follow_the_client(
+    store: &dyn Store,
+    random: &SeededRandom,
+) {
+    let (t, other) = (tenant(random, "revoking"), tenant(random, "elsewhere"));
+    store.insert_tenant(&t).await.expect("insert");
+    store.insert_tenant(&other).await.expect("insert");
+    let a = app(random, t.id, "holder");
+    store.insert_app(&a).await.expect("insert app");
+    let jti = random.uuid();
+    let live = TokenState {
+        client_exists: true,
+        revoked: false,
+    };
+    assert_eq!(
+        store
+            .token_state(&t.id, &a.client_id, &jti)
+            .await
+            .expect("read"),
+        live
+    );
+    store
+        .revoke(&t.id, &jti, 1_900_000_000)
+        .await
+        .expect("revoke");
+    store
+        .revoke(&t.id, &jti, 1_900_000_000)
+        .await
+        .expect("revoking twice is harmless");
+    let revoked = TokenState {
+        client_exists: true,
+        revoked: true,
+    };
+    assert_eq!(
+        store
+            .token_state(&t.id, &a.client_id, &jti)
+            .await
+            .expect("read"),
+        revoked
+    );
+    let elsewhere = store
+        .token_state(&other.id, &a.client_id, &jti)
+        .await
+        .expect("read");
+    assert_eq!(
+        elsewhere,
+        TokenState {
+            client_exists: false,
+            revoked: false
+        }
+    );
+    store
+        .delete_app(&t.id, &a.client_id)
+        .await
+        .expect("delete app");
+    let orphaned = store
+        .token_state(&t.id, &a.client_id, &jti)
+        .await
+        .expect("read");
+    assert!(!orphaned.client_exists);
+    store.delete_tenant(&t.id).await.expect("delete tenant");
+    let gone = store
+        .token_state(&t.id, &a.client_id, &jti)
+        .await
+        .expect("read");
+    assert_eq!(
+        gone,
+        TokenState {
+            client_exists: false,
+            revoked: false
+        },
+        "revocations go with the tenant"
+    );
 }
 
 async fn tenants_round_trip_and_are_never_overwritten(store: &dyn Store, random: &SeededRandom) {

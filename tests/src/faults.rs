@@ -5,8 +5,9 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use appid::domain::{App, ClientId, Role, RoleId, Tenant, TenantId};
-use appid::ports::{Page, PageRequest, Store, StoreError};
+use appid::ports::{Page, PageRequest, Store, StoreError, TokenState};
 use async_trait::async_trait;
+use uuid::Uuid;
 
 /// Which failure to inject while the store is armed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -138,5 +139,23 @@ impl<S: Store> Store for FaultyStore<S> {
     ) -> Result<(Vec<Role>, Option<App>), StoreError> {
         self.check(Call::Read)?;
         self.inner.grants(tenant, roles, audience).await
+    }
+    async fn revoke(
+        &self,
+        tenant: &TenantId,
+        jti: &Uuid,
+        expires_at: u64,
+    ) -> Result<(), StoreError> {
+        self.check(Call::Write)?;
+        self.inner.revoke(tenant, jti, expires_at).await
+    }
+    async fn token_state(
+        &self,
+        tenant: &TenantId,
+        client: &ClientId,
+        jti: &Uuid,
+    ) -> Result<TokenState, StoreError> {
+        self.check(Call::Read)?;
+        self.inner.token_state(tenant, client, jti).await
     }
 }

@@ -57,6 +57,14 @@ macro_rules! uuid_id {
                 s.collect_str(self)
             }
         }
+
+        /// Through [`FromStr`], so that only the canonical spelling deserializes.
+        impl<'de> serde::Deserialize<'de> for $name {
+            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                let text = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+                text.parse().map_err(serde::de::Error::custom)
+            }
+        }
     };
 }
 

@@ -45,6 +45,8 @@ pub(super) enum ApiError {
     InvalidClient(&'static str),
     /// RFC 8707 §2 `invalid_target`: an audience that is not an app of the tenant.
     InvalidTarget(String),
+    /// RFC 6749 §5.2 `unauthorized_client`: authenticated, but not allowed this.
+    UnauthorizedClient(&'static str),
     /// RFC 6749 §5.2 `unsupported_grant_type`.
     UnsupportedGrantType,
     /// A dependency is throttled or down; the caller should retry.
@@ -80,6 +82,7 @@ impl ApiError {
             Self::InvalidClient(_) => "invalid_client",
             Self::UnsupportedGrantType => "unsupported_grant_type",
             Self::InvalidTarget(_) => "invalid_target",
+            Self::UnauthorizedClient(_) => "unauthorized_client",
             Self::TemporarilyUnavailable => "temporarily_unavailable",
             Self::Internal => "server_error",
         }
@@ -102,6 +105,7 @@ impl ApiError {
             | Self::InvalidRole(_)
             | Self::InvalidRequest(_)
             | Self::InvalidTarget(_)
+            | Self::UnauthorizedClient(_)
             | Self::UnsupportedGrantType => StatusCode::BAD_REQUEST,
             Self::TemporarilyUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
@@ -127,7 +131,7 @@ impl ApiError {
             Self::RoleNotFound => "no role of this tenant has this id".into(),
             Self::Conflict => "the resource changed concurrently; retry".into(),
             Self::InvalidRequest(why) => why.as_ref().into(),
-            Self::InvalidClient(why) => (*why).into(),
+            Self::InvalidClient(why) | Self::UnauthorizedClient(why) => (*why).into(),
             Self::UnsupportedGrantType => "only grant_type=client_credentials is supported".into(),
             Self::TemporarilyUnavailable => "the service is busy or degraded; retry shortly".into(),
             Self::Internal => "the server failed to handle this request".into(),

@@ -12,7 +12,7 @@ use super::Outcome;
 use super::body;
 use super::errors::ApiError;
 use super::request::strip_scheme;
-use super::response::json;
+use super::response::{empty, json};
 use crate::domain::{
     Access, App, BaseUrl, ClientId, Name, PresentedSecret, Role, RoleId, Scope, SecretDigest,
     Tenant, TenantId,
@@ -387,10 +387,7 @@ fn ok<T: Serialize>(body: &T) -> Response<Bytes> {
 }
 
 fn no_content() -> Response<Bytes> {
-    let mut response = json(StatusCode::NO_CONTENT, &());
-    *response.body_mut() = Bytes::new();
-    response.headers_mut().remove(http::header::CONTENT_TYPE);
-    response
+    empty(StatusCode::NO_CONTENT)
 }
 
 /// Builds the public views of stored records, with URLs on the caller's origin.

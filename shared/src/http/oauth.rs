@@ -12,9 +12,10 @@ use serde::Serialize;
 use super::Outcome;
 use super::errors::ApiError;
 use super::request::{check_body, only, strip_scheme};
-use super::response::json;
+use super::response::{empty, json};
 use crate::domain::{BaseUrl, ClientId, PresentedSecret, Scope, TenantId};
-use crate::service::{TokenError, TokenIssuer, TokenRequest};
+use crate::jwt::VerifiedClaims;
+use crate::service::{RevokeError, TokenError, TokenIssuer, TokenRequest};
 
 const FORM: &str = "application/x-www-form-urlencoded";
 const GRANT_CLIENT_CREDENTIALS: &str = "client_credentials";
@@ -25,13 +26,15 @@ const PUBLIC_KEYS_CACHE: HeaderValue = HeaderValue::from_static("public, max-age
 
 /// Token request parameters that must appear at most once (RFC 6749 §3.2); others are ignored
 /// as §3.2 requires of unrecognized parameters.
-const SINGLE_PARAMETERS: [&str; 6] = [
+const SINGLE_PARAMETERS: [&str; 8] = [
     "grant_type",
     "scope",
     "audience",
     "resource",
     "client_id",
     "client_secret",
+    "token",
+    "token_type_hint",
 ];
 
 const NO_CREDENTIALS: &str =
@@ -41,6 +44,7 @@ const TWO_CLIENTS: &str = "client_id in the body differs from the HTTP Basic cli
 const MALFORMED_CREDENTIALS: &str = "the Authorization header is not valid HTTP Basic credentials";
 const AUTHENTICATION_FAILED: &str = "client authentication failed";
 const UNKNOWN_AUDIENCE: &str = "the audience must be the client id of an application of this tenant (resource: urn:uuid:<client id>)";
+const NOT_YOURS: &str = "a client may revoke only the tokens issued to it";
 const ONE_AUDIENCE: &str = "a token serves one audience: name at most one application";
 
 /// RFC 6749 §5.1.
@@ -68,6 +72,13 @@ pub(super) async fn handle(
             only(request, &Method::POST, "POST")?;
             let tenant_id = parse_tenant(tenant, outcome)?;
             token(issuer, tenant_id, request, origin, outcome).await
+        }
+        [operation @ ("introspect" | "revoke")] => {
+            let revoke = *operation == "revoke";
+            outcome.route = Some(if revoke { "revoke" } else { "introspect" });
+            only(request, &Method::POST, "POST")?;
+            let tenant_id = parse_tenant(tenant, outcome)?;
+            token_operation(issuer, tenant_id, request, origin, outcome, revoke).await
         }
         ["publickeys"] => {
             outcome.route = Some("publickeys");
@@ -112,6 +123,8 @@ pub(super) async fn handle(
 struct Metadata {
     issuer: String,
     token_endpoint: String,
+    introspection_endpoint: String,
+    revocation_endpoint: String,
     jwks_uri: String,
     grant_types_supported: [&'static str; 1],
     token_endpoint_auth_methods_supported: [&'static str; 2],
@@ -125,6 +138,8 @@ impl Metadata {
         let issuer = origin.oauth_server_url(&tenant);
         Self {
             token_endpoint: format!("{issuer}/token"),
+            introspection_endpoint: format!("{issuer}/introspect"),
+            revocation_endpoint: format!("{issuer}/revoke"),
             jwks_uri: format!("{issuer}/publickeys"),
             issuer,
             grant_types_supported: [GRANT_CLIENT_CREDENTIALS],
@@ -152,13 +167,7 @@ async fn token(
     origin: &BaseUrl,
     outcome: &mut Outcome,
 ) -> Result<Response<Bytes>, ApiError> {
-    check_body(request, FORM).map_err(|error| match error {
-        ApiError::UnsupportedMediaType(_) => {
-            ApiError::InvalidRequest(format!("Content-Type must be {FORM}").into())
-        }
-        other => other,
-    })?;
-    let form = TokenForm::parse(request.body())?;
+    let form = read_form(request)?;
     form.check_grant_type()?;
     let asked = form.token_request()?;
     let (client_id, secret) = client_credentials(request, form)?;
@@ -167,13 +176,7 @@ async fn token(
     let issued = issuer
         .issue(tenant_id, client_id, &secret, &asked, origin)
         .await
-        .map_err(|e| match e {
-            TokenError::InvalidClient => ApiError::InvalidClient(AUTHENTICATION_FAILED),
-            TokenError::InvalidScope(_) => ApiError::InvalidScope(e.to_string()),
-            TokenError::InvalidTarget => ApiError::InvalidTarget(UNKNOWN_AUDIENCE.into()),
-            TokenError::Store(e) => e.into(),
-            TokenError::Sign(e) => e.into(),
-        })?;
+        .map_err(token_error)?;
     outcome.jti = Some(issued.jti);
     let body = TokenResponse {
         access_token: &issued.access_token,
@@ -182,6 +185,77 @@ async fn token(
         scope: issued.scope.as_deref().filter(|_| issued.scope_differs),
     };
     Ok(json(StatusCode::OK, &body))
+}
+
+/// Introspection (RFC 7662) and revocation (RFC 7009): both take a `token` and the client's
+/// credentials, by either method the token endpoint accepts.
+async fn token_operation(
+    issuer: &TokenIssuer,
+    tenant_id: TenantId,
+    request: &Request<Bytes>,
+    origin: &BaseUrl,
+    outcome: &mut Outcome,
+    revoke: bool,
+) -> Result<Response<Bytes>, ApiError> {
+    let mut form = read_form(request)?;
+    let token = form.token.take().filter(|t| !t.is_empty());
+    let token = token.ok_or_else(|| ApiError::InvalidRequest("token is required".into()))?;
+    let (client_id, secret) = client_credentials(request, form)?;
+    outcome.client_id = client_id;
+    let client_id = client_id.ok_or(ApiError::InvalidClient(AUTHENTICATION_FAILED))?;
+    issuer
+        .authenticate(tenant_id, client_id, &secret)
+        .await
+        .map_err(token_error)?;
+    if revoke {
+        issuer
+            .revoke(tenant_id, client_id, &token, origin)
+            .await
+            .map_err(|e| match e {
+                RevokeError::NotYours => ApiError::UnauthorizedClient(NOT_YOURS),
+                RevokeError::Store(e) => e.into(),
+            })?;
+        return Ok(empty(StatusCode::OK));
+    }
+    let claims = issuer.introspect(tenant_id, &token, origin).await?;
+    outcome.jti = claims.as_ref().map(|c| c.jti);
+    let body = Introspection {
+        active: claims.is_some(),
+        token_type: claims.as_ref().map(|_| "Bearer"),
+        claims,
+    };
+    Ok(json(StatusCode::OK, &body))
+}
+
+/// RFC 7662 §2.2: `{"active": false}`, or the token's claims with `active: true`.
+#[derive(Serialize)]
+struct Introspection {
+    active: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    token_type: Option<&'static str>,
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    claims: Option<VerifiedClaims>,
+}
+
+/// A form-encoded body, parsed; any other media type is `invalid_request` (RFC 6749 §4.4.2).
+fn read_form(request: &Request<Bytes>) -> Result<TokenForm, ApiError> {
+    check_body(request, FORM).map_err(|error| match error {
+        ApiError::UnsupportedMediaType(_) => {
+            ApiError::InvalidRequest(format!("Content-Type must be {FORM}").into())
+        }
+        other => other,
+    })?;
+    TokenForm::parse(request.body())
+}
+
+fn token_error(error: TokenError) -> ApiError {
+    match error {
+        TokenError::InvalidClient => ApiError::InvalidClient(AUTHENTICATION_FAILED),
+        TokenError::InvalidScope(_) => ApiError::InvalidScope(error.to_string()),
+        TokenError::InvalidTarget => ApiError::InvalidTarget(UNKNOWN_AUDIENCE.into()),
+        TokenError::Store(e) => e.into(),
+        TokenError::Sign(e) => e.into(),
+    }
 }
 
 /// The parameters of a token request (RFC 6749 §4.4.2, §2.3.1). Each may appear once
@@ -194,6 +268,8 @@ struct TokenForm {
     scope: Option<String>,
     audience: Option<String>,
     resource: Option<String>,
+    /// The token to introspect or revoke.
+    token: Option<String>,
 }
 
 impl TokenForm {
@@ -221,7 +297,9 @@ impl TokenForm {
                 "client_secret" => &mut form.client_secret,
                 "scope" => &mut form.scope,
                 "audience" => &mut form.audience,
-                _ => &mut form.resource,
+                "resource" => &mut form.resource,
+                "token" => &mut form.token,
+                _ => continue,
             };
             *slot = Some(value.into_owned());
         }

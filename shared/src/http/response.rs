@@ -22,3 +22,12 @@ pub(super) fn json<T: Serialize + ?Sized>(status: StatusCode, body: &T) -> Respo
     headers.insert(PRAGMA, HeaderValue::from_static("no-cache"));
     response
 }
+
+/// A response with no body (`204` after a deletion, `200` after a revocation), still marked
+/// uncacheable.
+pub(super) fn empty(status: StatusCode) -> Response<Bytes> {
+    let mut response = json(status, &());
+    *response.body_mut() = Bytes::new();
+    response.headers_mut().remove(CONTENT_TYPE);
+    response
+}

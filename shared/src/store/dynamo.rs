@@ -6,6 +6,10 @@
 //! | tenant index | `TENANTS`    | `T#<tenant>`    |
 //! | app          | `T#<tenant>` | `APP#<client>`  |
 //! | role         | `T#<tenant>` | `ROLE#<role>`   |
+//! | revocation   | `T#<tenant>` | `REVOKED#<jti>` |
+//!
+//! A revocation carries `expires_at`, the token's expiry, which is the table's TTL attribute:
+//! DynamoDB drops the record once the token could not be used anyway.
 //!
 //! A tenant's items share its partition key, so "everything of a tenant" is one query and a
 //! client id of one tenant is unreachable from another by construction. The index holds a copy
@@ -29,13 +33,15 @@ use serde::de::DeserializeOwned;
 
 use super::records::{AppRecord, RoleRecord, TenantRecord, id, map_page};
 use crate::domain::{App, ClientId, Role, RoleId, Tenant, TenantId, Version};
-use crate::ports::{Page, PageRequest, Store, StoreError};
+use crate::ports::{Page, PageRequest, Store, StoreError, TokenState};
+use uuid::Uuid;
 
 const TENANT_SK: &str = "TENANT";
 const INDEX_PK: &str = "TENANTS";
 const TENANT_PREFIX: &str = "T#";
 const APP_PREFIX: &str = "APP#";
 const ROLE_PREFIX: &str = "ROLE#";
+const REVOKED_PREFIX: &str = "REVOKED#";
 const NOT_EXISTS: &str = "attribute_not_exists(pk)";
 const EXISTS: &str = "attribute_exists(pk)";
 const SAME_VERSION: &str = "version = :expected";
@@ -210,6 +216,51 @@ impl Store for DynamoStore {
         let tenant = from_item::<TenantRecord>(tenant_item)?.into_tenant(*tenant)?;
         let app = from_item::<AppRecord>(app_item)?.into_app(tenant.id, *client)?;
         Ok(Some((tenant, app)))
+    }
+
+    async fn revoke(
+        &self,
+        tenant: &TenantId,
+        jti: &Uuid,
+        expires_at: u64,
+    ) -> Result<(), StoreError> {
+        let mut item = child_key(tenant, REVOKED_PREFIX, jti);
+        item.insert(
+            "expires_at".to_owned(),
+            AttributeValue::N(expires_at.to_string()),
+        );
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .send()
+            .await
+            .map_err(classify)?;
+        Ok(())
+    }
+
+    async fn token_state(
+        &self,
+        tenant: &TenantId,
+        client: &ClientId,
+        jti: &Uuid,
+    ) -> Result<TokenState, StoreError> {
+        let keys = vec![
+            tenant_key(tenant),
+            child_key(tenant, APP_PREFIX, client),
+            child_key(tenant, REVOKED_PREFIX, jti),
+        ];
+        let found: Vec<String> = self
+            .batch_get(keys)
+            .await?
+            .into_iter()
+            .map(|(sk, _)| sk)
+            .collect();
+        let has = |prefix: &str| found.iter().any(|sk| sk.starts_with(prefix));
+        Ok(TokenState {
+            client_exists: has(TENANT_SK) && has(APP_PREFIX),
+            revoked: has(REVOKED_PREFIX),
+        })
     }
 
     async fn grants(

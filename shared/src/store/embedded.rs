@@ -16,7 +16,8 @@ use serde::de::DeserializeOwned;
 
 use super::records::{AppRecord, RoleRecord, TenantRecord, id, map_page};
 use crate::domain::{App, ClientId, Role, RoleId, Tenant, TenantId, Version};
-use crate::ports::{Page, PageRequest, Store, StoreError};
+use crate::ports::{Page, PageRequest, Store, StoreError, TokenState};
+use uuid::Uuid;
 
 /// Tenants by tenant id.
 const TENANTS: TableDefinition<&str, &[u8]> = TableDefinition::new("tenants");
@@ -24,6 +25,8 @@ const TENANTS: TableDefinition<&str, &[u8]> = TableDefinition::new("tenants");
 const APPS: TableDefinition<&str, &[u8]> = TableDefinition::new("apps");
 /// Roles by `<tenant id>/<role id>`.
 const ROLES: TableDefinition<&str, &[u8]> = TableDefinition::new("roles");
+/// Revoked tokens by `<tenant id>/<jti>`, holding the token's expiry.
+const REVOKED: TableDefinition<&str, &[u8]> = TableDefinition::new("revoked");
 
 #[derive(Clone)]
 pub struct EmbeddedStore {
@@ -35,7 +38,7 @@ impl EmbeddedStore {
     pub fn open(path: &Path) -> Result<Self, StoreError> {
         let db = Database::create(path).map_err(unavailable)?;
         let txn = db.begin_write().map_err(unavailable)?;
-        for table in [TENANTS, APPS, ROLES] {
+        for table in [TENANTS, APPS, ROLES, REVOKED] {
             txn.open_table(table).map_err(unavailable)?;
         }
         txn.commit().map_err(unavailable)?;
@@ -163,7 +166,7 @@ impl Store for EmbeddedStore {
             {
                 return Err(StoreError::NotFound);
             }
-            for table in [APPS, ROLES] {
+            for table in [APPS, ROLES, REVOKED] {
                 let mut table = open(txn, table)?;
                 let end = format!("{}0", &prefix[..prefix.len() - 1]);
                 table
@@ -268,6 +271,47 @@ impl Store for EmbeddedStore {
         let key = child_key(tenant, role);
         self.write(move |txn| remove(&mut open(txn, ROLES)?, &key))
             .await
+    }
+
+    async fn revoke(
+        &self,
+        tenant: &TenantId,
+        jti: &Uuid,
+        expires_at: u64,
+    ) -> Result<(), StoreError> {
+        let (key, value) = (child_key(tenant, jti), encode(&expires_at));
+        self.write(move |txn| {
+            open(txn, REVOKED)?
+                .insert(key.as_str(), value.as_slice())
+                .map_err(unavailable)?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn token_state(
+        &self,
+        tenant: &TenantId,
+        client: &ClientId,
+        jti: &Uuid,
+    ) -> Result<TokenState, StoreError> {
+        let (tenant_key, app_key, revoked_key) = (
+            tenant.to_string(),
+            child_key(tenant, client),
+            child_key(tenant, jti),
+        );
+        self.blocking(move |db| {
+            let txn = db.begin_read().map_err(unavailable)?;
+            let present = |table, key: &str| -> Result<bool, StoreError> {
+                let table = txn.open_table(table).map_err(unavailable)?;
+                Ok(table.get(key).map_err(unavailable)?.is_some())
+            };
+            Ok(TokenState {
+                client_exists: present(TENANTS, &tenant_key)? && present(APPS, &app_key)?,
+                revoked: present(REVOKED, &revoked_key)?,
+            })
+        })
+        .await
     }
 
     async fn grants(
