@@ -150,6 +150,7 @@ impl Management {
             }],
             scopes: Vec::new(),
             roles: Vec::new(),
+            token_ttl: None,
             created_at: now,
             version: 0,
         };
@@ -253,6 +254,20 @@ impl Management {
         })
         .await?;
         Ok(roles)
+    }
+
+    /// Sets the lifetime of the app's tokens, or with `None` lets it follow its tenant's.
+    pub async fn set_app_token_ttl(
+        &self,
+        tenant: TenantId,
+        client: ClientId,
+        ttl: Option<TokenTtl>,
+    ) -> Result<App, ManagementError> {
+        self.update_app(tenant, client, |app| {
+            app.token_ttl = ttl;
+            Ok(())
+        })
+        .await
     }
 
     /// Issues a new secret. The previous one keeps working for `grace_seconds` (0 revokes it
@@ -537,6 +552,7 @@ impl TokenIssuer {
             secrets: (0..2).map(decoy_secret).collect(),
             scopes: Vec::new(),
             roles: Vec::new(),
+            token_ttl: None,
             created_at: 0,
             version: 0,
         };
@@ -581,7 +597,7 @@ impl TokenIssuer {
 
         let iss = base.oauth_server_url(&tenant_id);
         let jti = self.random.uuid();
-        let ttl = tenant.token_ttl.seconds();
+        let ttl = caller.token_ttl.unwrap_or(tenant.token_ttl).seconds();
         let claims = Claims {
             iss: &iss,
             sub: client_id,

@@ -175,6 +175,13 @@ def test_every_documented_operation_and_status_is_exercised_and_kept(api):
     body_statuses(api, "PUT", tokens, {"tenantId": t}, {"access": {"expires_in": 900}}, {"access": {"expires_in": 1}})
     api.call("PUT", tokens, {"tenantId": UNKNOWN}, json={"access": {"expires_in": 900}})
 
+    app_tokens = app_one + "/config/tokens"
+    api.call("GET", app_tokens, ids, admin=False)
+    api.call("GET", app_tokens, missing_app)
+    api.call("GET", app_tokens, ids)
+    body_statuses(api, "PUT", app_tokens, ids, {"access": {"expires_in": None}}, {"access": {"expires_in": 5}})
+    api.call("PUT", app_tokens, missing_app, json={"access": {"expires_in": 900}})
+
     token = "/oauth/v4/{tenantId}/token"
     form = {"Content-Type": "application/x-www-form-urlencoded"}
     good = (c, rotated.json()["secret"])

@@ -36,6 +36,7 @@ pub fn app(random: &SeededRandom, tenant_id: TenantId, label: &str) -> App {
         }],
         scopes: Scope::parse_list(["read", "write.all"]).expect("scopes"),
         roles: vec![RoleId::generate(random)],
+        token_ttl: TokenTtl::new(900),
         created_at: 1_700_000_100,
         version: 0,
     }

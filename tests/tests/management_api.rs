@@ -766,3 +766,74 @@ async fn bodies_of_every_write_route_are_checked() {
         .body("nope");
     expect_error(&f.management(event).await, 400, "invalid_json");
 }
+
+#[tokio::test]
+async fn an_app_can_override_its_tenants_token_lifetime() {
+    let f = functions();
+    let (tenant, app) = tenant_with_app(&f).await;
+    let client_id = str_of(&app, "clientId");
+    let path = format!("/{tenant}/applications/{client_id}/config/tokens");
+    let inherited = json!({"access": {"expires_in": 3600}, "inherited": true});
+    assert_eq!(
+        expect(&f.admin_call("GET", &path, None).await, 200),
+        &inherited
+    );
+
+    let set = f
+        .admin_call("PUT", &path, Some(json!({"access": {"expires_in": 900}})))
+        .await;
+    assert_eq!(
+        expect(&set, 200),
+        &json!({"access": {"expires_in": 900}, "inherited": false})
+    );
+    f.admin_call(
+        "PUT",
+        &format!("/{tenant}/config/tokens"),
+        Some(json!({"access": {"expires_in": 7200}})),
+    )
+    .await;
+    let token = f
+        .request_token(&tenant, client_id, str_of(&app, "secret"))
+        .await;
+    assert_eq!(
+        expect(&token, 200)["expires_in"],
+        json!(900),
+        "the app's own lifetime wins"
+    );
+
+    let cleared = f
+        .admin_call("PUT", &path, Some(json!({"access": {"expires_in": null}})))
+        .await;
+    assert_eq!(
+        expect(&cleared, 200),
+        &json!({"access": {"expires_in": 7200}, "inherited": true})
+    );
+    let token = f
+        .request_token(&tenant, client_id, str_of(&app, "secret"))
+        .await;
+    assert_eq!(
+        expect(&token, 200)["expires_in"],
+        json!(7200),
+        "back to the tenant's"
+    );
+
+    for bad in [
+        json!({"access": {"expires_in": 299}}),
+        json!({"access": {"expires_in": 86_401}}),
+        json!({"access": {}}),
+        json!({}),
+    ] {
+        expect_error(
+            &f.admin_call("PUT", &path, Some(bad)).await,
+            400,
+            "invalid_request",
+        );
+    }
+    let unknown =
+        format!("/{tenant}/applications/0b6c1a52-5f44-4d2b-9a43-6b3f1f0e2a11/config/tokens");
+    expect_error(
+        &f.admin_call("GET", &unknown, None).await,
+        404,
+        "application_not_found",
+    );
+}

@@ -42,6 +42,8 @@ pub struct App {
     pub secrets: Vec<SecretEntry>,
     pub scopes: Vec<Scope>,
     pub roles: Vec<RoleId>,
+    /// The lifetime of this app's tokens, when it overrides its tenant's.
+    pub token_ttl: Option<TokenTtl>,
     /// Seconds since the Unix epoch.
     pub created_at: u64,
     pub version: Version,

@@ -162,6 +162,16 @@ pub(super) fn token_ttl(members: &Map<String, Value>) -> Result<TokenTtl, ApiErr
         })
 }
 
+/// `{"access": {"expires_in": 300..86400 | null}}`: an app's own token lifetime, or `null` to
+/// follow its tenant's.
+pub(super) fn app_token_ttl(members: &Map<String, Value>) -> Result<Option<TokenTtl>, ApiError> {
+    let access = members.get("access").and_then(Value::as_object);
+    match access.and_then(|a| a.get("expires_in")) {
+        Some(Value::Null) => Ok(None),
+        _ => token_ttl(members).map(Some),
+    }
+}
+
 /// `?limit=1..100&cursor=<id>`: a page of a listing. The cursor is the id of the last item of
 /// the previous page.
 pub(super) fn page(request: &Request<Bytes>) -> Result<PageRequest, ApiError> {

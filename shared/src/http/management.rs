@@ -98,6 +98,7 @@ enum Resource {
     Roles(TenantId),
     Role(TenantId, RoleId),
     TokenConfig(TenantId),
+    AppTokenConfig(TenantId, ClientId),
 }
 
 impl Resource {
@@ -124,6 +125,9 @@ impl Resource {
             ["v4", t, "roles"] => Self::Roles(tenant(t)?),
             ["v4", t, "roles", r] => Self::Role(tenant(t)?, role(r)?),
             ["v4", t, "config", "tokens"] => Self::TokenConfig(tenant(t)?),
+            ["v4", t, "applications", c, "config", "tokens"] => {
+                Self::AppTokenConfig(tenant(t)?, app(c)?)
+            }
             _ => return Err(ApiError::NotFound),
         })
     }
@@ -133,7 +137,10 @@ impl Resource {
         match self {
             Self::Tenants | Self::Apps(_) | Self::Roles(_) => "GET, POST",
             Self::Tenant(_) | Self::App(..) | Self::Role(..) => "GET, PUT, DELETE",
-            Self::AppScopes(..) | Self::AppRoles(..) | Self::TokenConfig(_) => "GET, PUT",
+            Self::AppScopes(..)
+            | Self::AppRoles(..)
+            | Self::TokenConfig(_)
+            | Self::AppTokenConfig(..) => "GET, PUT",
             Self::AppSecret(..) => "POST",
         }
     }
@@ -149,7 +156,8 @@ impl Resource {
             | Self::AppSecret(t, _)
             | Self::Roles(t)
             | Self::Role(t, _)
-            | Self::TokenConfig(t) => Some(*t),
+            | Self::TokenConfig(t)
+            | Self::AppTokenConfig(t, _) => Some(*t),
         }
     }
 }
@@ -347,6 +355,27 @@ pub(super) async fn handle(
                 },
             })
         }
+        (Resource::AppTokenConfig(t, c), method) => {
+            outcome.client_id = Some(c);
+            let app = match method {
+                Method::GET => service.app(t, c).await,
+                Method::PUT => {
+                    let ttl = body::app_token_ttl(&body::object(request)?)?;
+                    service.set_app_token_ttl(t, c, ttl).await
+                }
+                _ => return Err(ApiError::MethodNotAllowed("GET, PUT")),
+            };
+            let app = app.map_err(management_error)?;
+            let tenant_ttl = service.tenant(t).await.map_err(management_error)?.token_ttl;
+            let seconds = app.token_ttl.unwrap_or(tenant_ttl).seconds();
+            let body = AppTokenConfig {
+                access: AccessTokenConfig {
+                    expires_in: seconds,
+                },
+                inherited: app.token_ttl.is_none(),
+            };
+            ok(&body)
+        }
         (resource, _) => return Err(ApiError::MethodNotAllowed(resource.allowed())),
     };
     Ok(answer)
@@ -368,6 +397,7 @@ fn action(resource: &Resource, method: &Method) -> &'static str {
         (Resource::Role(..), "PUT") => "role.replace",
         (Resource::Role(..), _) => "role.delete",
         (Resource::TokenConfig(_), _) => "tenant.tokens.configure",
+        (Resource::AppTokenConfig(..), _) => "app.tokens.configure",
     }
 }
 
@@ -534,6 +564,13 @@ impl<'a> From<&'a Access> for AccessView<'a> {
 #[derive(Serialize)]
 struct TokenConfig {
     access: AccessTokenConfig,
+}
+
+/// An app's token settings: the lifetime its tokens get, and whether that is its tenant's.
+#[derive(Serialize)]
+struct AppTokenConfig {
+    access: AccessTokenConfig,
+    inherited: bool,
 }
 
 #[derive(Serialize)]

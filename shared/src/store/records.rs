@@ -26,6 +26,8 @@ pub(crate) struct AppRecord {
     secrets: Vec<SecretRecord>,
     scopes: Vec<String>,
     roles: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    token_ttl: Option<u32>,
     created_at: u64,
     version: Version,
 }
@@ -96,6 +98,7 @@ impl AppRecord {
                 .collect(),
             scopes: app.scopes.iter().map(|s| s.as_str().to_owned()).collect(),
             roles: app.roles.iter().map(ToString::to_string).collect(),
+            token_ttl: app.token_ttl.map(TokenTtl::seconds),
             created_at: app.created_at,
             version,
         }
@@ -136,6 +139,10 @@ impl AppRecord {
             secrets,
             scopes: scopes(&self.scopes)?,
             roles: self.roles.iter().map(|r| id(r)).collect::<Result<_, _>>()?,
+            token_ttl: self
+                .token_ttl
+                .map(|s| TokenTtl::new(s).ok_or_else(|| corrupt("app token_ttl out of range")))
+                .transpose()?,
             created_at: self.created_at,
             version: self.version,
         })
