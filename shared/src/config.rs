@@ -4,6 +4,7 @@
 
 use crate::domain::{BaseUrl, TokenTtl};
 use crate::http::AdminAuth;
+use crate::ratelimit::RateLimit;
 
 pub const TABLE_NAME: &str = "APPID_TABLE_NAME";
 pub const PUBLIC_URL: &str = "APPID_PUBLIC_URL";
@@ -12,6 +13,8 @@ pub const KMS_KEY_ID: &str = "APPID_KMS_KEY_ID";
 pub const ADMIN_AUTH: &str = "APPID_ADMIN_AUTH";
 pub const ADMIN_TOKEN: &str = "APPID_ADMIN_TOKEN";
 pub const MAX_BODY_BYTES: &str = "APPID_MAX_BODY_BYTES";
+pub const TENANT_RATE_LIMIT: &str = "APPID_TENANT_RATE_LIMIT";
+pub const TENANT_BURST_LIMIT: &str = "APPID_TENANT_BURST_LIMIT";
 
 /// The range an operator may set the request body limit in.
 pub const BODY_LIMIT_RANGE: std::ops::RangeInclusive<usize> = 1024..=1024 * 1024;
@@ -42,6 +45,7 @@ pub struct TokenConfig {
     pub public_url: Option<BaseUrl>,
     pub kms_key_id: String,
     pub max_body_bytes: usize,
+    pub rate_limit: RateLimit,
 }
 
 impl ManagementConfig {
@@ -71,6 +75,7 @@ impl TokenConfig {
             public_url: public_url(lookup)?,
             kms_key_id: required(lookup, KMS_KEY_ID)?,
             max_body_bytes: max_body_bytes(lookup)?,
+            rate_limit: rate_limit(lookup)?,
         })
     }
 }
@@ -114,6 +119,29 @@ pub fn max_body_bytes(lookup: &dyn Fn(&str) -> Option<String>) -> Result<usize, 
                 format!("expected a number of bytes from {min} to {max}"),
             )
         })
+}
+
+/// `APPID_TENANT_RATE_LIMIT` (requests per second per tenant to the token, introspection and
+/// revocation endpoints, default 200, 0 for none) and `APPID_TENANT_BURST_LIMIT` (default twice
+/// the rate).
+pub fn rate_limit(lookup: &dyn Fn(&str) -> Option<String>) -> Result<RateLimit, ConfigError> {
+    let number = |var: &'static str| -> Result<Option<u32>, ConfigError> {
+        optional(lookup, var)
+            .map(|raw| {
+                raw.parse()
+                    .map_err(|_| invalid(var, "expected a whole number".into()))
+            })
+            .transpose()
+    };
+    let per_second = number(TENANT_RATE_LIMIT)?.unwrap_or(RateLimit::DEFAULT.per_second);
+    let burst = number(TENANT_BURST_LIMIT)?.unwrap_or(per_second.saturating_mul(2));
+    if per_second > 0 && burst == 0 {
+        return Err(invalid(
+            TENANT_BURST_LIMIT,
+            "must be at least 1 while a rate is set".into(),
+        ));
+    }
+    Ok(RateLimit { per_second, burst })
 }
 
 /// `APPID_ADMIN_AUTH=iam` trusts API Gateway's IAM authorizer; otherwise (or with `token`)
@@ -201,6 +229,37 @@ mod tests {
         }
         let ttl = token_ttl(&lookup(&[(TOKEN_TTL_SECONDS, "86400")])).expect("valid");
         assert_eq!(ttl.seconds(), 86_400);
+    }
+
+    #[test]
+    fn the_tenant_rate_defaults_on_and_can_be_turned_off() {
+        assert_eq!(rate_limit(&lookup(&[])).ok(), Some(RateLimit::DEFAULT));
+        let custom = rate_limit(&lookup(&[(TENANT_RATE_LIMIT, "50")])).ok();
+        assert_eq!(
+            custom,
+            Some(RateLimit {
+                per_second: 50,
+                burst: 100
+            })
+        );
+        let off = rate_limit(&lookup(&[(TENANT_RATE_LIMIT, "0")])).ok();
+        assert_eq!(off.map(|l| l.per_second), Some(0));
+        let bad = rate_limit(&lookup(&[(TENANT_RATE_LIMIT, "fast")])).err();
+        assert!(matches!(
+            bad,
+            Some(ConfigError::Invalid {
+                var: TENANT_RATE_LIMIT,
+                ..
+            })
+        ));
+        let no_burst = rate_limit(&lookup(&[(TENANT_BURST_LIMIT, "0")])).err();
+        assert!(matches!(
+            no_burst,
+            Some(ConfigError::Invalid {
+                var: TENANT_BURST_LIMIT,
+                ..
+            })
+        ));
     }
 
     #[test]

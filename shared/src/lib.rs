@@ -19,6 +19,7 @@ pub mod jwt;
 #[cfg(feature = "embedded")]
 pub mod local;
 pub mod ports;
+pub mod ratelimit;
 pub mod service;
 pub mod signing;
 pub mod store;

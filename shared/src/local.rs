@@ -17,6 +17,7 @@ use tokio::net::TcpListener;
 use crate::domain::{BaseUrl, TokenTtl};
 use crate::http::{AdminAuth, Api, InvalidAdminToken, server};
 use crate::ports::{Random, StoreError, SystemClock, SystemRandom};
+use crate::ratelimit::{RateLimit, RateLimiter};
 use crate::service::{Management, TokenIssuer};
 use crate::signing::local::{LocalKeyError, LocalSigner, write_private_file};
 use crate::store::embedded::EmbeddedStore;
@@ -32,6 +33,8 @@ pub struct Options {
     pub token_ttl: TokenTtl,
     /// Larger request bodies are refused with `413`.
     pub max_body_bytes: usize,
+    /// Each tenant's request rate to the endpoints that take client credentials.
+    pub rate_limit: RateLimit,
     /// `APPID_ADMIN_TOKEN`; when absent one is generated and kept in the data directory.
     pub admin_token: Option<String>,
 }
@@ -83,7 +86,8 @@ pub async fn start(options: Options) -> Result<(TcpListener, BaseUrl, Arc<Api>),
         .with_management(management, admin)
         .with_oauth(issuer)
         .with_openapi()
-        .with_max_body_bytes(options.max_body_bytes);
+        .with_max_body_bytes(options.max_body_bytes)
+        .with_rate_limiter(RateLimiter::new(options.rate_limit, Arc::new(SystemClock)));
 
     let listener =
         TcpListener::bind(options.listen)

@@ -60,9 +60,10 @@ class LocalServer:
 def make_server(tmp_path):
     servers = []
 
-    def make(admin_token: str | None = None, data_dir: Path | None = None) -> LocalServer:
+    def make(admin_token: str | None = None, data_dir: Path | None = None, **settings) -> LocalServer:
         env = {k: v for k, v in os.environ.items() if not k.startswith("APPID_")}
         env["RUST_LOG"] = "trace"
+        env.update({f"APPID_{name.upper()}": str(value) for name, value in settings.items()})
         if admin_token is not None:
             env["APPID_ADMIN_TOKEN"] = admin_token
         server = LocalServer(data_dir or tmp_path / "data", tmp_path / "server.log", env)

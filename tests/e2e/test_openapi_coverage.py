@@ -2,7 +2,8 @@
 response checked against the schema the document gives for its status.
 
 Statuses 409, 500 and 503 need injected faults (a store that keeps losing races, holds
-unreadable data or is throttled); tests/tests/faults.rs produces them in-process."""
+unreadable data or is throttled); tests/tests/faults.rs produces them in-process. A 429 needs a
+server with a tiny rate limit, which the last test here starts."""
 
 from pathlib import Path
 
@@ -16,7 +17,7 @@ from referencing.jsonschema import DRAFT202012
 ROOT = Path(__file__).resolve().parents[2]
 DOC = yaml.safe_load((ROOT / "shared/openapi.yaml").read_text())
 REGISTRY = Registry().with_resource("urn:appid", Resource.from_contents(DOC, default_specification=DRAFT202012))
-FAULT_ONLY = {"409", "500", "503"}
+FAULT_ONLY = {"409", "500", "503", "429"}
 ADMIN = "coverage-admin-token-0123456789abcdefghijklmn"
 UNKNOWN = "0b6c1a52-5f44-4d2b-9a43-6b3f1f0e2a11"
 METHODS = ("get", "put", "post", "delete")
@@ -229,3 +230,18 @@ def test_every_documented_operation_and_status_is_exercised_and_kept(api):
 
     missing = documented() - api.seen
     assert not missing, f"documented but never exercised: {sorted(missing)}"
+
+
+def test_a_tenant_over_its_rate_gets_the_documented_429(make_server):
+    server = make_server(admin_token=ADMIN, tenant_rate_limit=1, tenant_burst_limit=1)
+    api = Recorder(server.url)
+    t = api.call("POST", "/management/v4/tenants", json={"name": "Busy"}).json()["tenantId"]
+    app = api.call("POST", "/management/v4/{tenantId}/applications", {"tenantId": t}, json={"name": "a"}).json()
+    form = {"Content-Type": "application/x-www-form-urlencoded"}
+    statuses = [
+        api.call("POST", "/oauth/v4/{tenantId}/token", {"tenantId": t}, auth=(app["clientId"], app["secret"]),
+                 data="grant_type=client_credentials", headers=form).status_code
+        for _ in range(3)
+    ]
+    assert 429 in statuses, statuses
+    assert ("post", "/oauth/v4/{tenantId}/token", "429") in api.seen

@@ -624,3 +624,58 @@ async fn metadata_describes_the_tenants_issuer_and_endpoints() {
         405
     );
 }
+
+#[tokio::test]
+async fn over_its_rate_a_tenant_gets_429_with_retry_after_until_the_next_second() {
+    use appid::ratelimit::{RateLimit, RateLimiter};
+
+    let mut app = registered().await;
+    let limiter = RateLimiter::new(
+        RateLimit {
+            per_second: 1,
+            burst: 2,
+        },
+        app.functions.clock.clone(),
+    );
+    app.functions.token = std::mem::take(&mut app.functions.token).with_rate_limiter(limiter);
+    for _ in 0..2 {
+        assert_eq!(
+            app.with_basic(basic(&app.client_id, &app.secret))
+                .await
+                .status,
+            200
+        );
+    }
+    let limited = app.with_basic(basic(&app.client_id, &app.secret)).await;
+    assert_oauth_error(&limited, 429, "too_many_requests");
+    assert_eq!(
+        limited.body["error_code"],
+        json!("too many requests"),
+        "App ID's body"
+    );
+    assert_eq!(limited.header("retry-after"), Some("1"));
+    let introspect = format!("/oauth/v4/{}/introspect", app.tenant);
+    let event = Event::new("POST", &introspect)
+        .header("authorization", basic(&app.client_id, &app.secret))
+        .form("token=x");
+    assert_eq!(
+        app.functions.token(event).await.status,
+        429,
+        "the same budget"
+    );
+    let keys = app
+        .functions
+        .token(Event::new(
+            "GET",
+            &format!("/oauth/v4/{}/publickeys", app.tenant),
+        ))
+        .await;
+    assert_eq!(keys.status, 200, "public keys are not limited");
+    app.functions.advance(1);
+    assert_eq!(
+        app.with_basic(basic(&app.client_id, &app.secret))
+            .await
+            .status,
+        200
+    );
+}

@@ -7,6 +7,7 @@ use std::process::ExitCode;
 
 use appid::domain::{BaseUrl, TokenTtl};
 use appid::local::{Options, run};
+use appid::ratelimit::RateLimit;
 use appid::telemetry::{self, LogFormat};
 use clap::Parser;
 
@@ -29,6 +30,13 @@ struct Args {
     #[arg(long, env = "APPID_MAX_BODY_BYTES", default_value_t = appid::http::DEFAULT_MAX_BODY_BYTES,
           value_parser = parse_body_limit)]
     max_body_bytes: usize,
+    /// Requests per second each tenant may make to the token, introspection and revocation
+    /// endpoints; 0 for no limit.
+    #[arg(long, env = "APPID_TENANT_RATE_LIMIT", default_value_t = RateLimit::DEFAULT.per_second)]
+    tenant_rate_limit: u32,
+    /// Requests a tenant may make at once before its rate applies; twice the rate by default.
+    #[arg(long, env = "APPID_TENANT_BURST_LIMIT")]
+    tenant_burst_limit: Option<u32>,
     /// Write log lines as JSON instead of text.
     #[arg(long)]
     json_logs: bool,
@@ -48,6 +56,13 @@ async fn main() -> ExitCode {
         public_url: args.public_url,
         token_ttl: args.token_ttl,
         max_body_bytes: args.max_body_bytes,
+        rate_limit: RateLimit {
+            per_second: args.tenant_rate_limit,
+            burst: args
+                .tenant_burst_limit
+                .unwrap_or(args.tenant_rate_limit.saturating_mul(2))
+                .max(1),
+        },
         admin_token: std::env::var("APPID_ADMIN_TOKEN")
             .ok()
             .filter(|t| !t.is_empty()),

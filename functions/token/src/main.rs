@@ -7,6 +7,7 @@ use std::sync::Arc;
 use appid::config::TokenConfig;
 use appid::http::{Api, lambda};
 use appid::ports::{SystemClock, SystemRandom};
+use appid::ratelimit::RateLimiter;
 use appid::service::TokenIssuer;
 use appid::signing::kms::KmsSigner;
 use appid::store::dynamo::DynamoStore;
@@ -19,9 +20,11 @@ async fn main() -> Result<(), lambda_http::Error> {
     let sdk = appid::aws::sdk_config().await;
     let store = Arc::new(DynamoStore::from_config(&sdk, config.table_name));
     let signer = Arc::new(KmsSigner::from_config(&sdk, &config.kms_key_id).await?);
-    let issuer = TokenIssuer::new(store, signer, Arc::new(SystemClock), Arc::new(SystemRandom));
+    let clock = Arc::new(SystemClock);
+    let issuer = TokenIssuer::new(store, signer, clock.clone(), Arc::new(SystemRandom));
     let api = Api::default()
         .with_max_body_bytes(config.max_body_bytes)
+        .with_rate_limiter(RateLimiter::new(config.rate_limit, clock))
         .with_oauth(issuer);
     lambda::run(api, config.public_url).await
 }

@@ -49,6 +49,8 @@ pub(super) enum ApiError {
     UnauthorizedClient(&'static str),
     /// RFC 6749 §5.2 `unsupported_grant_type`.
     UnsupportedGrantType,
+    /// The tenant is over its request rate; carries the seconds to wait.
+    TooManyRequests(u64),
     /// A dependency is throttled or down; the caller should retry.
     TemporarilyUnavailable,
     /// A failure of ours that retrying will not fix.
@@ -58,6 +60,9 @@ pub(super) enum ApiError {
 #[derive(Serialize)]
 struct ErrorBody<'a> {
     error: &'a str,
+    /// App ID's member for rate limiting, given beside `error` on a `429`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error_code: Option<&'a str>,
     error_description: &'a str,
 }
 
@@ -83,6 +88,7 @@ impl ApiError {
             Self::UnsupportedGrantType => "unsupported_grant_type",
             Self::InvalidTarget(_) => "invalid_target",
             Self::UnauthorizedClient(_) => "unauthorized_client",
+            Self::TooManyRequests(_) => "too_many_requests",
             Self::TemporarilyUnavailable => "temporarily_unavailable",
             Self::Internal => "server_error",
         }
@@ -107,6 +113,7 @@ impl ApiError {
             | Self::InvalidTarget(_)
             | Self::UnauthorizedClient(_)
             | Self::UnsupportedGrantType => StatusCode::BAD_REQUEST,
+            Self::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
             Self::TemporarilyUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -133,6 +140,7 @@ impl ApiError {
             Self::InvalidRequest(why) => why.as_ref().into(),
             Self::InvalidClient(why) | Self::UnauthorizedClient(why) => (*why).into(),
             Self::UnsupportedGrantType => "only grant_type=client_credentials is supported".into(),
+            Self::TooManyRequests(_) => "this tenant is over its request rate; retry later".into(),
             Self::TemporarilyUnavailable => "the service is busy or degraded; retry shortly".into(),
             Self::Internal => "the server failed to handle this request".into(),
         }
@@ -140,8 +148,10 @@ impl ApiError {
 
     pub(super) fn into_response(self) -> Response<Bytes> {
         let description = self.description();
+        let error_code = matches!(self, Self::TooManyRequests(_)).then_some("too many requests");
         let body = ErrorBody {
             error: self.code(),
+            error_code,
             error_description: &description,
         };
         let mut response = json(self.status(), &body);
@@ -165,6 +175,9 @@ impl ApiError {
             }
             Self::TemporarilyUnavailable => {
                 headers.insert(RETRY_AFTER, HeaderValue::from_static(RETRY_AFTER_SECONDS));
+            }
+            Self::TooManyRequests(seconds) => {
+                headers.insert(RETRY_AFTER, HeaderValue::from(*seconds));
             }
             _ => {}
         }

@@ -36,6 +36,7 @@ use http::{Method, Request, Response};
 pub use management::{AdminAuth, IamCaller, InvalidAdminToken};
 
 use crate::domain::{BaseUrl, ClientId, TenantId};
+use crate::ratelimit::RateLimiter;
 use crate::service::{Management, TokenIssuer};
 use errors::ApiError;
 
@@ -49,6 +50,7 @@ pub const DEFAULT_MAX_BODY_BYTES: usize = 16 * 1024;
 pub struct Api {
     management: Option<(Management, AdminAuth)>,
     oauth: Option<TokenIssuer>,
+    limiter: Option<RateLimiter>,
     openapi: bool,
     max_body_bytes: usize,
 }
@@ -58,6 +60,7 @@ impl Default for Api {
         Self {
             management: None,
             oauth: None,
+            limiter: None,
             openapi: false,
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
         }
@@ -77,6 +80,12 @@ impl Api {
     /// Serves `/oauth/...` with `issuer`.
     pub fn with_oauth(mut self, issuer: TokenIssuer) -> Self {
         self.oauth = Some(issuer);
+        self
+    }
+
+    /// Limits each tenant's requests to the OAuth endpoints that take credentials.
+    pub fn with_rate_limiter(mut self, limiter: RateLimiter) -> Self {
+        self.limiter = Some(limiter);
         self
     }
 
@@ -134,7 +143,8 @@ impl Api {
             },
             ["oauth", "v4", tenant, endpoint @ ..] => match &self.oauth {
                 Some(issuer) => {
-                    oauth::handle(issuer, tenant, endpoint, request, origin, outcome).await
+                    let limiter = self.limiter.as_ref();
+                    oauth::handle(issuer, limiter, tenant, endpoint, request, origin, outcome).await
                 }
                 None => Err(ApiError::NotFound),
             },
@@ -149,7 +159,7 @@ impl Api {
             ] => match &self.oauth {
                 Some(issuer) => {
                     let endpoint = [".well-known", "oauth-authorization-server"];
-                    oauth::handle(issuer, tenant, &endpoint, request, origin, outcome).await
+                    oauth::handle(issuer, None, tenant, &endpoint, request, origin, outcome).await
                 }
                 None => Err(ApiError::NotFound),
             },

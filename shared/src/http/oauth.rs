@@ -15,6 +15,7 @@ use super::request::{check_body, only, strip_scheme};
 use super::response::{empty, json};
 use crate::domain::{BaseUrl, ClientId, PresentedSecret, Scope, TenantId};
 use crate::jwt::VerifiedClaims;
+use crate::ratelimit::RateLimiter;
 use crate::service::{RevokeError, TokenError, TokenIssuer, TokenRequest};
 
 const FORM: &str = "application/x-www-form-urlencoded";
@@ -60,6 +61,7 @@ struct TokenResponse<'a> {
 
 pub(super) async fn handle(
     issuer: &TokenIssuer,
+    limiter: Option<&RateLimiter>,
     tenant: &str,
     endpoint: &[&str],
     request: &Request<Bytes>,
@@ -71,6 +73,7 @@ pub(super) async fn handle(
             outcome.route = Some("token");
             only(request, &Method::POST, "POST")?;
             let tenant_id = parse_tenant(tenant, outcome)?;
+            within_rate(limiter, tenant_id)?;
             token(issuer, tenant_id, request, origin, outcome).await
         }
         [operation @ ("introspect" | "revoke")] => {
@@ -78,6 +81,7 @@ pub(super) async fn handle(
             outcome.route = Some(if revoke { "revoke" } else { "introspect" });
             only(request, &Method::POST, "POST")?;
             let tenant_id = parse_tenant(tenant, outcome)?;
+            within_rate(limiter, tenant_id)?;
             token_operation(issuer, tenant_id, request, origin, outcome, revoke).await
         }
         ["publickeys"] => {
@@ -148,6 +152,14 @@ impl Metadata {
             subject_types_supported: ["public"],
             id_token_signing_alg_values_supported: ["RS256"],
         }
+    }
+}
+
+/// Counts the request against the tenant's rate, before anything else is spent on it.
+fn within_rate(limiter: Option<&RateLimiter>, tenant_id: TenantId) -> Result<(), ApiError> {
+    match limiter.map(|l| l.check(tenant_id)) {
+        Some(Err(limited)) => Err(ApiError::TooManyRequests(limited.retry_after)),
+        _ => Ok(()),
     }
 }
 
