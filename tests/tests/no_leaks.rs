@@ -82,6 +82,16 @@ async fn a_session_of_every_route_logs_outcomes_but_no_credential_or_token() {
     functions
         .token(Event::new("GET", &format!("/oauth/v4/{tenant}/publickeys")))
         .await;
+    let posted =
+        format!("grant_type=client_credentials&client_id={client_id}&client_secret={secret}");
+    functions
+        .token(Event::new("POST", &token_path).form(&posted))
+        .await;
+    for endpoint in ["introspect", "revoke"] {
+        let path = format!("/oauth/v4/{tenant}/{endpoint}");
+        let body = format!("token={token}&client_id={client_id}&client_secret={secret}");
+        functions.token(Event::new("POST", &path).form(&body)).await;
+    }
 
     let logs = capture.text();
     let basic_header = basic(&client_id, &secret);
