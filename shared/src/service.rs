@@ -5,6 +5,8 @@
 //! ports (and so the IAM permissions) its operations use.
 
 use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 
 use crate::domain::{
@@ -347,27 +349,19 @@ impl Management {
         spec: RoleSpec,
     ) -> Result<Role, ManagementError> {
         self.check_access(tenant, &spec.access).await?;
-        for _ in 0..WRITE_ATTEMPTS {
-            let current = self.role(tenant, id).await?;
-            let role = Role {
-                name: spec.name.clone(),
-                description: spec.description.clone(),
-                access: spec.access.clone(),
-                ..current
-            };
-            match self.store.replace_role(&role).await {
-                Ok(()) => {
-                    return Ok(Role {
-                        version: role.version + 1,
-                        ..role
-                    });
-                }
-                Err(StoreError::VersionConflict) => continue,
-                Err(StoreError::NotFound) => return Err(ManagementError::RoleNotFound),
-                Err(other) => return Err(other.into()),
-            }
-        }
-        Err(ManagementError::Conflict)
+        read_change_write(
+            || self.role(tenant, id),
+            |role| {
+                role.name = spec.name.clone();
+                role.description = spec.description.clone();
+                role.access = spec.access.clone();
+                Ok(())
+            },
+            &*self.store,
+            |store, role| store.replace_role(role),
+            || ManagementError::RoleNotFound,
+        )
+        .await
     }
 
     pub async fn delete_role(&self, tenant: TenantId, id: RoleId) -> Result<(), ManagementError> {
@@ -416,50 +410,78 @@ impl Management {
         id: TenantId,
         change: impl Fn(&mut Tenant),
     ) -> Result<Tenant, ManagementError> {
-        for _ in 0..WRITE_ATTEMPTS {
-            let mut tenant = self.tenant(id).await?;
-            change(&mut tenant);
-            match self.store.replace_tenant(&tenant).await {
-                Ok(()) => {
-                    return Ok(Tenant {
-                        version: tenant.version + 1,
-                        ..tenant
-                    });
-                }
-                Err(StoreError::VersionConflict) => continue,
-                Err(StoreError::NotFound) => return Err(ManagementError::TenantNotFound),
-                Err(other) => return Err(other.into()),
-            }
-        }
-        Err(ManagementError::Conflict)
+        read_change_write(
+            || self.tenant(id),
+            |tenant| {
+                change(tenant);
+                Ok(())
+            },
+            &*self.store,
+            |store, tenant| store.replace_tenant(tenant),
+            || ManagementError::TenantNotFound,
+        )
+        .await
     }
 
-    /// Reads the app, applies `change` and writes it back over the version read, retrying when
-    /// another write came first. A deleted app stays deleted: the write fails, it does not
-    /// resurrect it.
     async fn update_app(
         &self,
         tenant: TenantId,
         client: ClientId,
         change: impl Fn(&mut App) -> Result<(), ManagementError>,
     ) -> Result<App, ManagementError> {
-        for _ in 0..WRITE_ATTEMPTS {
-            let mut app = self.app(tenant, client).await?;
-            change(&mut app)?;
-            match self.store.replace_app(&app).await {
-                Ok(()) => {
-                    return Ok(App {
-                        version: app.version + 1,
-                        ..app
-                    });
-                }
-                Err(StoreError::VersionConflict) => continue,
-                Err(StoreError::NotFound) => return Err(ManagementError::AppNotFound),
-                Err(other) => return Err(other.into()),
-            }
-        }
-        Err(ManagementError::Conflict)
+        read_change_write(
+            || self.app(tenant, client),
+            change,
+            &*self.store,
+            |store, app| store.replace_app(app),
+            || ManagementError::AppNotFound,
+        )
+        .await
     }
+}
+
+/// A store write in flight, as the [`Store`] port's methods return it.
+type StoreWrite<'a> = Pin<Box<dyn Future<Output = Result<(), StoreError>> + Send + 'a>>;
+
+/// A stored record that carries the version its replacement is checked against.
+trait Versioned {
+    /// The record as it stands after a successful replacement.
+    fn written(self) -> Self;
+}
+
+macro_rules! versioned {
+    ($($record:ty),*) => {
+        $(impl Versioned for $record {
+            fn written(self) -> Self {
+                Self { version: self.version + 1, ..self }
+            }
+        })*
+    };
+}
+
+versioned!(Tenant, App, Role);
+
+/// Reads a record, applies `change` and writes it back over the version read, retrying when
+/// another write came first. A deleted record stays deleted: the write fails (`gone`), it does
+/// not resurrect it.
+async fn read_change_write<T: Versioned, R: Future<Output = Result<T, ManagementError>>>(
+    read: impl Fn() -> R,
+    change: impl Fn(&mut T) -> Result<(), ManagementError>,
+    store: &dyn Store,
+    write: for<'a> fn(&'a dyn Store, &'a T) -> StoreWrite<'a>,
+    gone: fn() -> ManagementError,
+) -> Result<T, ManagementError> {
+    for _ in 0..WRITE_ATTEMPTS {
+        let mut record = read().await?;
+        change(&mut record)?;
+        match write(store, &record).await {
+            Ok(()) => return Ok(record.written()),
+            Err(StoreError::VersionConflict) => continue,
+            Err(StoreError::NotFound) => return Err(gone()),
+            Err(other) => return Err(other.into()),
+        }
+    }
+    Err(ManagementError::Conflict)
 }
 
 /// Authenticates apps by their client credentials and issues their access tokens.
