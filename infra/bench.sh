@@ -42,3 +42,32 @@ for connections in 1 16 64; do
   rate=$(sed -E 's/.*tokens_per_s=([0-9]+).*/\1/' <<<"$line")
   echo "RS256 $line of_sign_rate=$(python3 -c "print(f'{$rate / $sign_rate:.0%}')")"
 done
+
+# Cold start: from process start to the first token served, over the data directory above.
+kill "$server"
+wait "$server" 2>/dev/null || true
+server=
+python3 - "$port" "$tenant" "$client" "$secret" "$work" "$admin" <<'PY'
+import base64, os, subprocess, sys, time, urllib.request
+port, tenant, client, secret, work, admin = sys.argv[1:]
+basic = base64.b64encode(f"{client}:{secret}".encode()).decode()
+request = urllib.request.Request(f"http://127.0.0.1:{port}/oauth/v4/{tenant}/token",
+    b"grant_type=client_credentials",
+    {"Authorization": f"Basic {basic}", "Content-Type": "application/x-www-form-urlencoded"})
+env = {**os.environ, "APPID_ADMIN_TOKEN": admin}
+started = time.perf_counter()
+process = subprocess.Popen(["target/release/appid-local", "--listen", f"127.0.0.1:{port}",
+    "--data-dir", f"{work}/data"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+try:
+    while True:
+        try:
+            if urllib.request.urlopen(request).status == 200:
+                break
+        except OSError:
+            time.sleep(0.0005)
+    print(f"cold start to first token: {(time.perf_counter() - started) * 1000:.1f} ms")
+finally:
+    process.terminate()
+    process.wait()
+PY
+echo "appid-local release binary: $(stat -c %s target/release/appid-local) bytes (stripped)"
