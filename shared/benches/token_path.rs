@@ -1,13 +1,15 @@
 //! CPU time of the token path without I/O: checking the presented secret against the stored
-//! digests, serializing the claims and signing them (RS256 with a local key), as
-//! `TokenIssuer::issue` does once the store has answered.
+//! digests, serializing the claims and signing them with an in-memory key (RS256 and ES256),
+//! as `TokenIssuer::issue` does in KMS wrapped mode and locally once the store has answered.
 //!
 //! `cargo bench -p appid --bench token_path`
 
 use std::hint::black_box;
 use std::sync::Arc;
 
-use appid::domain::{App, ClientId, ClientSecret, Name, PresentedSecret, SecretEntry, TenantId};
+use appid::domain::{
+    Algorithm, App, ClientId, ClientSecret, Name, PresentedSecret, SecretEntry, TenantId,
+};
 use appid::jwt::{AMR_CLIENT_CREDENTIALS, Claims, JwtSigner, TOKEN_VERSION};
 use appid::ports::{Random, SystemRandom};
 use appid::signing::local::LocalSigner;
@@ -17,7 +19,6 @@ fn token_path(c: &mut Criterion) {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .build()
         .expect("runtime");
-    let jwt = JwtSigner::new(Arc::new(LocalSigner::ephemeral().expect("key")));
     let secret = ClientSecret::generate(&SystemRandom);
     let client_id: ClientId = SystemRandom.uuid().to_string().parse().expect("client id");
     let tenant: TenantId = SystemRandom.uuid().to_string().parse().expect("tenant id");
@@ -39,25 +40,29 @@ fn token_path(c: &mut Criterion) {
     let presented = PresentedSecret::new(secret.expose().to_owned());
     let iss = format!("https://auth.example.com/oauth/v4/{tenant}");
 
-    c.bench_function("token_path/rs256", |b| {
-        b.iter(|| {
-            assert!(app.accepts(&presented.digest(), 1_000));
-            let claims = Claims {
-                iss: &iss,
-                sub: client_id,
-                aud: [client_id],
-                iat: 1_000,
-                exp: 4_600,
-                jti: SystemRandom.uuid(),
-                client_id,
-                tenant,
-                amr: [AMR_CLIENT_CREDENTIALS],
-                ver: TOKEN_VERSION,
-                scope: Some("read write"),
-            };
-            black_box(runtime.block_on(jwt.sign(&claims)).expect("sign"))
+    for algorithm in Algorithm::ALL {
+        let jwt = JwtSigner::new(Arc::new(LocalSigner::ephemeral(algorithm).expect("key")));
+        let name = format!("token_path/{}", algorithm.as_str().to_lowercase());
+        c.bench_function(&name, |b| {
+            b.iter(|| {
+                assert!(app.accepts(&presented.digest(), 1_000));
+                let claims = Claims {
+                    iss: &iss,
+                    sub: client_id,
+                    aud: [client_id],
+                    iat: 1_000,
+                    exp: 4_600,
+                    jti: SystemRandom.uuid(),
+                    client_id,
+                    tenant,
+                    amr: [AMR_CLIENT_CREDENTIALS],
+                    ver: TOKEN_VERSION,
+                    scope: Some("read write"),
+                };
+                black_box(runtime.block_on(jwt.sign(&claims)).expect("sign"))
+            });
         });
-    });
+    }
 }
 
 criterion_group!(benches, token_path);

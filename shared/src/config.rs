@@ -2,14 +2,18 @@
 //! values. Every error names the variable at fault. An empty variable counts as unset, since
 //! CloudFormation cannot omit a variable conditionally.
 
-use crate::domain::{BaseUrl, TokenTtl};
+use crate::domain::{Algorithm, BaseUrl, TokenTtl};
 use crate::http::AdminAuth;
 use crate::ratelimit::RateLimit;
+use crate::service::TenantDefaults;
 
 pub const TABLE_NAME: &str = "APPID_TABLE_NAME";
 pub const PUBLIC_URL: &str = "APPID_PUBLIC_URL";
 pub const TOKEN_TTL_SECONDS: &str = "APPID_TOKEN_TTL_SECONDS";
+pub const KMS_MODE: &str = "APPID_KMS_MODE";
 pub const KMS_KEY_ID: &str = "APPID_KMS_KEY_ID";
+pub const DEPLOYMENT: &str = "APPID_DEPLOYMENT";
+pub const SIGNING_ALGORITHM: &str = "APPID_SIGNING_ALGORITHM";
 pub const ADMIN_AUTH: &str = "APPID_ADMIN_AUTH";
 pub const ADMIN_TOKEN: &str = "APPID_ADMIN_TOKEN";
 pub const MAX_BODY_BYTES: &str = "APPID_MAX_BODY_BYTES";
@@ -27,14 +31,26 @@ pub enum ConfigError {
     Invalid { var: &'static str, reason: String },
 }
 
-/// The management function: registers tenants and apps.
+/// How tenants' private keys are held in KMS (`APPID_KMS_MODE`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KmsMode {
+    /// `direct`: one asymmetric KMS key per tenant key, tagged with the deployment name
+    /// (`APPID_DEPLOYMENT`); every token is a KMS `Sign` call.
+    Direct { deployment: String },
+    /// `wrapped` (the default): private keys encrypted under this symmetric KMS key
+    /// (`APPID_KMS_KEY_ID`, an id, ARN or alias), decrypted once per process.
+    Wrapped { wrapping_key: String },
+}
+
+/// The management function: registers tenants and apps and makes their signing keys.
 #[derive(Debug)]
 pub struct ManagementConfig {
     pub table_name: String,
     pub public_url: Option<BaseUrl>,
     pub admin: AdminAuth,
-    /// The token lifetime new tenants start with.
-    pub default_token_ttl: TokenTtl,
+    pub kms: KmsMode,
+    /// The token lifetime and signing algorithm new tenants start with.
+    pub defaults: TenantDefaults,
     pub max_body_bytes: usize,
 }
 
@@ -43,7 +59,7 @@ pub struct ManagementConfig {
 pub struct TokenConfig {
     pub table_name: String,
     pub public_url: Option<BaseUrl>,
-    pub kms_key_id: String,
+    pub kms: KmsMode,
     pub max_body_bytes: usize,
     pub rate_limit: RateLimit,
 }
@@ -58,7 +74,11 @@ impl ManagementConfig {
             table_name: required(lookup, TABLE_NAME)?,
             public_url: public_url(lookup)?,
             admin: admin_auth(lookup)?,
-            default_token_ttl: token_ttl(lookup)?,
+            kms: kms_mode(lookup)?,
+            defaults: TenantDefaults {
+                token_ttl: token_ttl(lookup)?,
+                algorithm: signing_algorithm(lookup)?,
+            },
             max_body_bytes: max_body_bytes(lookup)?,
         })
     }
@@ -73,7 +93,7 @@ impl TokenConfig {
         Ok(Self {
             table_name: required(lookup, TABLE_NAME)?,
             public_url: public_url(lookup)?,
-            kms_key_id: required(lookup, KMS_KEY_ID)?,
+            kms: kms_mode(lookup)?,
             max_body_bytes: max_body_bytes(lookup)?,
             rate_limit: rate_limit(lookup)?,
         })
@@ -102,6 +122,34 @@ pub fn token_ttl(lookup: &dyn Fn(&str) -> Option<String>) -> Result<TokenTtl, Co
         );
         invalid(TOKEN_TTL_SECONDS, reason)
     })
+}
+
+/// `APPID_KMS_MODE` (`wrapped`, the default, or `direct`) with the variable that mode needs.
+pub fn kms_mode(lookup: &dyn Fn(&str) -> Option<String>) -> Result<KmsMode, ConfigError> {
+    match optional(lookup, KMS_MODE).as_deref() {
+        None | Some("wrapped") => Ok(KmsMode::Wrapped {
+            wrapping_key: required(lookup, KMS_KEY_ID)?,
+        }),
+        Some("direct") => Ok(KmsMode::Direct {
+            deployment: required(lookup, DEPLOYMENT)?,
+        }),
+        Some(_) => Err(invalid(KMS_MODE, "expected wrapped or direct".into())),
+    }
+}
+
+/// `APPID_SIGNING_ALGORITHM`, `RS256` (the default) or `ES256`: what new tenants sign with.
+pub fn signing_algorithm(
+    lookup: &dyn Fn(&str) -> Option<String>,
+) -> Result<Algorithm, ConfigError> {
+    optional(lookup, SIGNING_ALGORITHM)
+        .map(|raw| {
+            raw.parse()
+                .map_err(|e: crate::domain::UnsupportedAlgorithm| {
+                    invalid(SIGNING_ALGORITHM, e.to_string())
+                })
+        })
+        .transpose()
+        .map(Option::unwrap_or_default)
 }
 
 /// `APPID_MAX_BODY_BYTES`, 1 KiB to 1 MiB, default 16 KiB: larger request bodies get `413`.
@@ -197,6 +245,49 @@ mod tests {
             error.map(|e| e.to_string()),
             Some("APPID_KMS_KEY_ID must be set".into())
         );
+    }
+
+    #[test]
+    fn the_kms_mode_names_the_variable_it_needs() {
+        let wrapped = kms_mode(&lookup(&[(KMS_KEY_ID, "alias/wrap")])).ok();
+        assert_eq!(
+            wrapped,
+            Some(KmsMode::Wrapped {
+                wrapping_key: "alias/wrap".into()
+            })
+        );
+        let direct = kms_mode(&lookup(&[(KMS_MODE, "direct")])).err();
+        assert_eq!(
+            direct.map(|e| e.to_string()),
+            Some("APPID_DEPLOYMENT must be set".into())
+        );
+        let direct = kms_mode(&lookup(&[(KMS_MODE, "direct"), (DEPLOYMENT, "prod")])).ok();
+        assert_eq!(
+            direct,
+            Some(KmsMode::Direct {
+                deployment: "prod".into()
+            })
+        );
+        let bad = kms_mode(&lookup(&[(KMS_MODE, "hsm")])).err();
+        assert!(matches!(
+            bad,
+            Some(ConfigError::Invalid { var: KMS_MODE, .. })
+        ));
+    }
+
+    #[test]
+    fn the_signing_algorithm_defaults_to_rs256() {
+        assert_eq!(signing_algorithm(&lookup(&[])).ok(), Some(Algorithm::Rs256));
+        let es = signing_algorithm(&lookup(&[(SIGNING_ALGORITHM, "ES256")])).ok();
+        assert_eq!(es, Some(Algorithm::Es256));
+        let bad = signing_algorithm(&lookup(&[(SIGNING_ALGORITHM, "HS256")])).err();
+        assert!(matches!(
+            bad,
+            Some(ConfigError::Invalid {
+                var: SIGNING_ALGORITHM,
+                ..
+            })
+        ));
     }
 
     #[test]

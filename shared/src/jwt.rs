@@ -1,17 +1,20 @@
 //! Access tokens as JWTs in the RFC 9068 profile, assembled by hand: the header is fixed per
 //! signing key and encoded once, the claims are one small serialization per token, and the
-//! signature comes from whichever [`TokenSigner`] holds the key. [`JwtSigner::verify`] checks a
-//! token presented back to us (introspection, revocation) against the same key.
+//! signature comes from whichever [`TokenSigner`] holds the key. [`JwtVerifier`] checks a token
+//! presented back to us (introspection, revocation) against a tenant's published keys.
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use std::sync::Arc;
 
-use aws_lc_rs::signature::{RSA_PKCS1_2048_8192_SHA256, RsaPublicKeyComponents};
+use aws_lc_rs::signature::{
+    ECDSA_P256_SHA256_FIXED, RSA_PKCS1_2048_8192_SHA256, RsaPublicKeyComponents, UnparsedPublicKey,
+};
 use serde::{Deserialize, Serialize};
 
+use crate::domain::Algorithm;
 use crate::domain::{ClientId, TenantId};
-use crate::jwk::Jwk;
+use crate::jwk::{Jwk, KeyParams};
 use crate::ports::{SignError, TokenSigner};
 
 /// App ID's `amr` value for tokens issued to an app on its own behalf.
@@ -43,8 +46,6 @@ pub struct Claims<'a> {
 pub struct JwtSigner {
     encoded_header: String,
     signer: Arc<dyn TokenSigner>,
-    /// The public key's components, decoded once, to verify tokens presented back to us.
-    public: RsaPublicKeyComponents<Vec<u8>>,
 }
 
 /// The claims of a token whose signature, key and form we checked. Whether it is still valid
@@ -65,43 +66,11 @@ pub struct VerifiedClaims {
 
 impl JwtSigner {
     pub fn new(signer: Arc<dyn TokenSigner>) -> Self {
-        let header = serde_json::json!({
-            "alg": signer.algorithm().as_str(),
-            "kid": signer.public_jwk().kid,
-            "typ": "at+jwt",
-        });
-        let encoded_header = URL_SAFE_NO_PAD.encode(header.to_string());
         let jwk = signer.public_jwk();
-        // The JWK was built from a valid key, so its members are valid base64url.
-        let decode = |part: &str| URL_SAFE_NO_PAD.decode(part).unwrap_or_default();
-        let public = RsaPublicKeyComponents {
-            n: decode(&jwk.n),
-            e: decode(&jwk.e),
-        };
         Self {
-            encoded_header,
+            encoded_header: encoded_header(signer.algorithm(), &jwk.kid),
             signer,
-            public,
         }
-    }
-
-    /// The claims of `token` if it is a compact JWS this key signed: the header must be the
-    /// one this key writes (so `alg` and `kid` are ours) and the signature must verify.
-    pub fn verify(&self, token: &str) -> Option<VerifiedClaims> {
-        let (signing_input, signature) = token.rsplit_once('.')?;
-        let (header, payload) = signing_input.split_once('.')?;
-        if header != self.encoded_header {
-            return None;
-        }
-        let signature = URL_SAFE_NO_PAD.decode(signature).ok()?;
-        self.public
-            .verify(
-                &RSA_PKCS1_2048_8192_SHA256,
-                signing_input.as_bytes(),
-                &signature,
-            )
-            .ok()?;
-        serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).ok()?).ok()
     }
 
     pub fn key(&self) -> &Jwk {
@@ -123,6 +92,77 @@ impl JwtSigner {
     }
 }
 
+/// Checks tokens presented back to us (introspection, revocation) against a tenant's published
+/// keys.
+pub struct JwtVerifier {
+    keys: Vec<VerifyingKey>,
+}
+
+struct VerifyingKey {
+    /// The header this key's tokens carry: matching it fixes both `alg` and `kid`.
+    encoded_header: String,
+    public: PublicKey,
+}
+
+enum PublicKey {
+    Rsa(RsaPublicKeyComponents<Vec<u8>>),
+    /// An uncompressed P-256 point.
+    P256(Vec<u8>),
+}
+
+impl JwtVerifier {
+    pub fn new<'a>(keys: impl IntoIterator<Item = &'a Jwk>) -> Self {
+        // A JWK we built holds valid base64url.
+        let decode = |part: &str| URL_SAFE_NO_PAD.decode(part).unwrap_or_default();
+        let keys = keys
+            .into_iter()
+            .map(|jwk| {
+                let public = match &jwk.params {
+                    KeyParams::Rsa { n, e } => PublicKey::Rsa(RsaPublicKeyComponents {
+                        n: decode(n),
+                        e: decode(e),
+                    }),
+                    KeyParams::Ec { x, y, .. } => {
+                        PublicKey::P256([&[4][..], &decode(x), &decode(y)].concat())
+                    }
+                };
+                let alg = jwk.alg.parse().unwrap_or_default();
+                VerifyingKey {
+                    encoded_header: encoded_header(alg, &jwk.kid),
+                    public,
+                }
+            })
+            .collect();
+        Self { keys }
+    }
+
+    /// The claims of `token` if it is a compact JWS one of these keys signed: the header must
+    /// be the one that key writes (so `alg` and `kid` are ours) and the signature must verify.
+    pub fn verify(&self, token: &str) -> Option<VerifiedClaims> {
+        let (signing_input, signature) = token.rsplit_once('.')?;
+        let (header, payload) = signing_input.split_once('.')?;
+        let key = self.keys.iter().find(|k| k.encoded_header == header)?;
+        let signature = URL_SAFE_NO_PAD.decode(signature).ok()?;
+        let message = signing_input.as_bytes();
+        let verified = match &key.public {
+            PublicKey::Rsa(public) => {
+                public.verify(&RSA_PKCS1_2048_8192_SHA256, message, &signature)
+            }
+            PublicKey::P256(point) => {
+                UnparsedPublicKey::new(&ECDSA_P256_SHA256_FIXED, point).verify(message, &signature)
+            }
+        };
+        verified.ok()?;
+        serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).ok()?).ok()
+    }
+}
+
+/// The protected header of every token a key signs (RFC 9068 §2.1), base64url-encoded.
+fn encoded_header(alg: Algorithm, kid: &str) -> String {
+    let header = serde_json::json!({"alg": alg.as_str(), "kid": kid, "typ": "at+jwt"});
+    URL_SAFE_NO_PAD.encode(header.to_string())
+}
+
 #[cfg(test)]
 mod tests {
     use base64::Engine;
@@ -135,66 +175,82 @@ mod tests {
         URL_SAFE_NO_PAD.decode(part).expect("base64url")
     }
 
-    #[tokio::test]
-    async fn tokens_are_compact_jws_with_the_key_header_and_a_valid_signature() {
-        let signer = Arc::new(LocalSigner::ephemeral().expect("key"));
-        let jwk = signer.public_jwk().clone();
-        let jwt = JwtSigner::new(signer);
+    fn claims<'a>(iss: &'a str, scope: Option<&'a str>) -> Claims<'a> {
         let id: ClientId = SystemRandom.uuid().to_string().parse().expect("id");
-        let tenant: TenantId = SystemRandom.uuid().to_string().parse().expect("tenant");
-        let claims = Claims {
-            iss: "https://auth.example/oauth/v4/t",
+        Claims {
+            iss,
             sub: id,
             aud: [id],
             iat: 10,
             exp: 3610,
             jti: SystemRandom.uuid(),
             client_id: id,
-            tenant,
+            tenant: SystemRandom.uuid().to_string().parse().expect("tenant"),
             amr: [AMR_CLIENT_CREDENTIALS],
             ver: TOKEN_VERSION,
-            scope: Some("read write"),
-        };
-        let token = jwt.sign(&claims).await.expect("sign");
-        let parts: Vec<&str> = token.split('.').collect();
-        assert_eq!(parts.len(), 3);
-        let header: serde_json::Value = serde_json::from_slice(&decode(parts[0])).expect("header");
-        assert_eq!(
-            header,
-            serde_json::json!({"alg": "RS256", "kid": jwk.kid, "typ": "at+jwt"})
-        );
-        let payload: serde_json::Value =
-            serde_json::from_slice(&decode(parts[1])).expect("payload");
-        assert_eq!(payload["aud"], serde_json::json!([id.to_string()]));
-        assert_eq!(payload["exp"], 3610);
-        assert_eq!(payload["scope"], "read write");
-        let key = RsaPublicKeyComponents {
-            n: decode(&jwk.n),
-            e: decode(&jwk.e),
-        };
-        let signing_input = format!("{}.{}", parts[0], parts[1]);
-        key.verify(
-            &RSA_PKCS1_2048_8192_SHA256,
-            signing_input.as_bytes(),
-            &decode(parts[2]),
-        )
-        .expect("signature verifies");
+            scope,
+        }
+    }
 
-        let verified = jwt.verify(&token).expect("our own token verifies");
-        assert_eq!(verified.client_id, id);
-        assert_eq!(
-            (verified.exp, verified.scope.as_deref()),
-            (3610, Some("read write"))
-        );
-        let tampered = format!(
-            "{}.{}.{}",
-            parts[0],
-            URL_SAFE_NO_PAD.encode(b"{}"),
-            parts[2]
-        );
-        assert!(jwt.verify(&tampered).is_none(), "a changed payload fails");
-        let other = JwtSigner::new(Arc::new(LocalSigner::ephemeral().expect("key")));
-        assert!(other.verify(&token).is_none(), "another key's token fails");
-        assert!(jwt.verify("not.a.token").is_none() && jwt.verify("").is_none());
+    #[tokio::test]
+    async fn tokens_are_compact_jws_with_the_key_header_and_verify_by_that_key_only() {
+        for algorithm in Algorithm::ALL {
+            let signer = Arc::new(LocalSigner::ephemeral(algorithm).expect("key"));
+            let jwk = signer.public_jwk().clone();
+            let jwt = JwtSigner::new(signer);
+            let claims = claims("https://auth.example/oauth/v4/t", Some("read write"));
+            let token = jwt.sign(&claims).await.expect("sign");
+            let parts: Vec<&str> = token.split('.').collect();
+            assert_eq!(parts.len(), 3);
+            let header: serde_json::Value =
+                serde_json::from_slice(&decode(parts[0])).expect("header");
+            assert_eq!(
+                header,
+                serde_json::json!({"alg": algorithm.as_str(), "kid": jwk.kid, "typ": "at+jwt"})
+            );
+            let payload: serde_json::Value =
+                serde_json::from_slice(&decode(parts[1])).expect("payload");
+            assert_eq!(payload["aud"], serde_json::json!([claims.sub.to_string()]));
+            assert_eq!(payload["exp"], 3610);
+            assert_eq!(payload["scope"], "read write");
+
+            let other = LocalSigner::ephemeral(algorithm).expect("key");
+            let verifier = JwtVerifier::new([other.public_jwk(), &jwk]);
+            let verified = verifier.verify(&token).expect("our own token verifies");
+            assert_eq!(verified.client_id, claims.client_id);
+            assert_eq!(
+                (verified.exp, verified.scope.as_deref()),
+                (3610, Some("read write"))
+            );
+            let tampered = format!(
+                "{}.{}.{}",
+                parts[0],
+                URL_SAFE_NO_PAD.encode(b"{}"),
+                parts[2]
+            );
+            assert!(
+                verifier.verify(&tampered).is_none(),
+                "a changed payload fails"
+            );
+            let strangers = JwtVerifier::new([other.public_jwk()]);
+            assert!(
+                strangers.verify(&token).is_none(),
+                "another key's token fails"
+            );
+            assert!(verifier.verify("not.a.token").is_none() && verifier.verify("").is_none());
+        }
+    }
+
+    #[tokio::test]
+    async fn a_token_whose_header_names_another_algorithm_does_not_verify() {
+        let signer = Arc::new(LocalSigner::ephemeral(Algorithm::Es256).expect("key"));
+        let jwk = signer.public_jwk().clone();
+        let token = JwtSigner::new(signer)
+            .sign(&claims("https://auth.example/oauth/v4/t", None))
+            .await
+            .expect("sign");
+        let (_, rest) = token.split_once('.').expect("header");
+        let relabelled = format!("{}.{rest}", encoded_header(Algorithm::Rs256, &jwk.kid));
+        assert!(JwtVerifier::new([&jwk]).verify(&relabelled).is_none());
     }
 }

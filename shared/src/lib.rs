@@ -16,6 +16,7 @@ pub mod domain;
 pub mod http;
 pub mod jwk;
 pub mod jwt;
+pub mod keyring;
 #[cfg(feature = "embedded")]
 pub mod local;
 pub mod ports;

@@ -1,8 +1,9 @@
 //! `appid-local`: the whole server on one port, with the embedded store and a local signing key
 //! kept in a data directory. The binary only parses its flags and calls [`run`].
 //!
-//! The data directory holds `store.redb` (tenants and apps), `signing-key.p8` (the RSA private
-//! key, mode 0600) and, when no admin token is configured, `admin-token` (mode 0600).
+//! The data directory holds `store.redb` (tenants, apps, roles and the tenants' signing keys,
+//! each private key sealed under the master key), `master-key` (mode 0600) and, when no admin
+//! token is configured, `admin-token` (mode 0600).
 
 use std::fs;
 use std::io;
@@ -14,12 +15,12 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use tokio::net::TcpListener;
 
-use crate::domain::{BaseUrl, TokenTtl};
+use crate::domain::{Algorithm, BaseUrl, TokenTtl};
 use crate::http::{AdminAuth, Api, InvalidAdminToken, server};
 use crate::ports::{Random, StoreError, SystemClock, SystemRandom};
 use crate::ratelimit::{RateLimit, RateLimiter};
-use crate::service::{Management, TokenIssuer};
-use crate::signing::local::{LocalKeyError, LocalSigner, write_private_file};
+use crate::service::{Management, TenantDefaults, TokenIssuer};
+use crate::signing::local::{LocalKeyError, LocalVault, write_private_file};
 use crate::store::embedded::EmbeddedStore;
 
 /// Everything `appid-local` can be told. It has no `Debug`: it may hold the admin token.
@@ -31,6 +32,8 @@ pub struct Options {
     pub public_url: Option<BaseUrl>,
     /// The token lifetime new tenants start with.
     pub token_ttl: TokenTtl,
+    /// The algorithm new tenants' tokens are signed with.
+    pub algorithm: Algorithm,
     /// Larger request bodies are refused with `413`.
     pub max_body_bytes: usize,
     /// Each tenant's request rate to the endpoints that take client credentials.
@@ -73,15 +76,20 @@ pub async fn start(options: Options) -> Result<(TcpListener, BaseUrl, Arc<Api>),
     fs::create_dir_all(dir).map_err(|source| data_dir_error(dir, source))?;
     let admin = admin_auth(&options)?;
     let store = Arc::new(EmbeddedStore::open(&dir.join("store.redb"))?);
-    let signer = Arc::new(LocalSigner::load_or_generate(&dir.join("signing-key.p8"))?);
+    let vault = Arc::new(LocalVault::load_or_generate(&dir.join("master-key"))?);
     let (clock, random) = (Arc::new(SystemClock), Arc::new(SystemRandom));
+    let defaults = TenantDefaults {
+        token_ttl: options.token_ttl,
+        algorithm: options.algorithm,
+    };
     let management = Management::new(
         store.clone(),
+        vault.clone(),
         clock.clone(),
         random.clone(),
-        options.token_ttl,
+        defaults,
     );
-    let issuer = TokenIssuer::new(store, signer, clock, random);
+    let issuer = TokenIssuer::new(store, vault, clock, random);
     let api = Api::default()
         .with_management(management, admin)
         .with_oauth(issuer)

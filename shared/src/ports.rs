@@ -2,12 +2,14 @@
 //! embedded one; tests pin the clock and the randomness.
 
 use std::error::Error as StdError;
+use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use async_trait::async_trait;
 use uuid::Uuid;
 
-use crate::domain::{App, ClientId, Role, RoleId, Tenant, TenantId};
+pub use crate::domain::Algorithm;
+use crate::domain::{App, ClientId, Role, RoleId, SigningKey, Tenant, TenantId};
 use crate::jwk::Jwk;
 
 /// A failure of the machinery behind a port, kept as the source of the port's error.
@@ -131,21 +133,6 @@ pub enum StoreError {
     Corrupt(String),
 }
 
-/// JWS algorithms a signer can produce (RFC 7518 §3.1).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Algorithm {
-    /// RSASSA-PKCS1-v1_5 with SHA-256.
-    Rs256,
-}
-
-impl Algorithm {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Rs256 => "RS256",
-        }
-    }
-}
-
 /// Holds a private key and signs JWS signing inputs with it. The public half, its key id and
 /// its algorithm are known from construction on, so the token path asks for nothing but the
 /// signature.
@@ -159,6 +146,30 @@ pub trait TokenSigner: Send + Sync {
     /// Signs `signing_input` (the ASCII `header.payload` of RFC 7515 §5.1) and returns the raw
     /// signature bytes.
     async fn sign(&self, signing_input: &[u8]) -> Result<Vec<u8>, SignError>;
+}
+
+/// Makes tenants' signing keys and opens them for signing. The private halves never leave its
+/// custody in the clear: they stay inside KMS, or are kept encrypted under a wrapping key.
+#[async_trait]
+pub trait KeyVault: Send + Sync {
+    /// A new key pair for `tenant`, created at `now`; its state is for the caller to set.
+    async fn create_key(
+        &self,
+        tenant: &TenantId,
+        algorithm: Algorithm,
+        now: u64,
+    ) -> Result<SigningKey, SignError>;
+
+    /// A signer over `key`: bound to its KMS key, or holding its decrypted private key. Made
+    /// once per process and key, since a key id always names the same key.
+    async fn open(
+        &self,
+        tenant: &TenantId,
+        key: &SigningKey,
+    ) -> Result<Arc<dyn TokenSigner>, SignError>;
+
+    /// Destroys the private half of a key that neither signs nor is published any more.
+    async fn destroy(&self, key: &SigningKey) -> Result<(), SignError>;
 }
 
 #[derive(Debug, thiserror::Error)]

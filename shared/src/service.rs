@@ -7,15 +7,16 @@
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use crate::domain::{
-    Access, App, BaseUrl, ClientId, ClientSecret, Description, Name, PresentedSecret, Role, RoleId,
-    Scope, SecretDigest, SecretEntry, Tenant, TenantId, TokenTtl,
+    Access, Algorithm, App, BaseUrl, ClientId, ClientSecret, Description, KeySet, KeySetError,
+    Name, PresentedSecret, Role, RoleId, Scope, SecretDigest, SecretEntry, SigningKey, Tenant,
+    TenantId, TokenTtl,
 };
-use crate::jwk::{Jwk, JwkSet};
-use crate::jwt::{AMR_CLIENT_CREDENTIALS, Claims, JwtSigner, TOKEN_VERSION, VerifiedClaims};
-use crate::ports::{Clock, Page, PageRequest, Random, SignError, Store, StoreError, TokenSigner};
+use crate::jwt::{AMR_CLIENT_CREDENTIALS, Claims, TOKEN_VERSION, VerifiedClaims};
+use crate::keyring::{Keyring, PublishedKeys};
+use crate::ports::{Clock, KeyVault, Page, PageRequest, Random, SignError, Store, StoreError};
 
 /// How long a replaced secret keeps working by default: long enough for a fleet to roll.
 pub const DEFAULT_GRACE_SECONDS: u64 = 86_400;
@@ -24,12 +25,29 @@ pub const MAX_GRACE_SECONDS: u64 = 7 * 86_400;
 /// Versioned writes that lost a race are retried this many times before `Conflict`.
 const WRITE_ATTEMPTS: usize = 3;
 
-/// Administration of tenants, apps and roles.
+/// Administration of tenants, apps, roles and signing keys.
 pub struct Management {
     store: Arc<dyn Store>,
+    vault: Arc<dyn KeyVault>,
     clock: Arc<dyn Clock>,
     random: Arc<dyn Random>,
-    default_ttl: TokenTtl,
+    defaults: TenantDefaults,
+}
+
+/// What a new tenant starts with, until it changes it.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct TenantDefaults {
+    pub token_ttl: TokenTtl,
+    pub algorithm: Algorithm,
+}
+
+/// The outcome of a scheduled rotation over every tenant.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RotationSummary {
+    pub rotated: usize,
+    /// Tenants whose next key has not been published long enough yet.
+    pub not_ready: usize,
+    pub failed: usize,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -46,6 +64,11 @@ pub enum ManagementError {
     /// Concurrent writers kept changing the item.
     #[error("the item changed concurrently")]
     Conflict,
+    #[error(transparent)]
+    KeyNotReady(KeySetError),
+    /// The key vault (KMS) could not make or destroy a key.
+    #[error(transparent)]
+    Keys(SignError),
     #[error(transparent)]
     Store(StoreError),
 }
@@ -71,29 +94,52 @@ pub struct RoleSpec {
 impl Management {
     pub fn new(
         store: Arc<dyn Store>,
+        vault: Arc<dyn KeyVault>,
         clock: Arc<dyn Clock>,
         random: Arc<dyn Random>,
-        default_ttl: TokenTtl,
+        defaults: TenantDefaults,
     ) -> Self {
         Self {
             store,
+            vault,
             clock,
             random,
-            default_ttl,
+            defaults,
         }
     }
 
     // ---- tenants
 
-    pub async fn create_tenant(&self, name: Name) -> Result<Tenant, ManagementError> {
+    /// Creates a tenant with its current signing key and the next one, both published from
+    /// the start.
+    pub async fn create_tenant(
+        &self,
+        name: Name,
+        algorithm: Option<Algorithm>,
+    ) -> Result<Tenant, ManagementError> {
+        let id = TenantId::generate(&*self.random);
+        let algorithm = algorithm.unwrap_or(self.defaults.algorithm);
+        let now = self.clock.now();
+        let current = self.create_key(&id, algorithm, now).await?;
+        let next = match self.create_key(&id, algorithm, now).await {
+            Ok(next) => next,
+            Err(error) => {
+                self.destroy_keys(&[current]).await;
+                return Err(error);
+            }
+        };
         let tenant = Tenant {
-            id: TenantId::generate(&*self.random),
+            id,
             name,
-            token_ttl: self.default_ttl,
-            created_at: self.clock.now(),
+            token_ttl: self.defaults.token_ttl,
+            keys: KeySet::new(current, next),
+            created_at: now,
             version: 0,
         };
-        self.store.insert_tenant(&tenant).await?;
+        if let Err(error) = self.store.insert_tenant(&tenant).await {
+            self.destroy_keys(tenant.keys.keys()).await;
+            return Err(error.into());
+        }
         Ok(tenant)
     }
 
@@ -122,12 +168,140 @@ impl Management {
             .await
     }
 
-    /// Removes the tenant with its apps and roles; their credentials stop working at once.
+    /// Removes the tenant with its apps, roles and keys; their credentials stop working at once.
     pub async fn delete_tenant(&self, id: TenantId) -> Result<(), ManagementError> {
+        let tenant = self.tenant(id).await?;
         self.store.delete_tenant(&id).await.map_err(|e| match e {
             StoreError::NotFound => ManagementError::TenantNotFound,
             other => other.into(),
+        })?;
+        self.destroy_keys(tenant.keys.keys()).await;
+        Ok(())
+    }
+
+    // ---- signing keys
+
+    /// Promotes the tenant's next key to sign its tokens, keeps the previous key published
+    /// until its tokens have expired and publishes a new next key. Refused while the next key
+    /// has not been published for [`KEY_PUBLICATION_LEAD_SECONDS`](crate::domain::KEY_PUBLICATION_LEAD_SECONDS).
+    pub async fn rotate_keys(&self, id: TenantId) -> Result<Tenant, ManagementError> {
+        let now = self.clock.now();
+        let before = self.tenant(id).await?;
+        if now < before.keys.ready_at() {
+            return Err(ManagementError::KeyNotReady(KeySetError::NextKeyNotReady {
+                published_at: before.keys.next().created_at,
+                ready_at: before.keys.ready_at(),
+            }));
+        }
+        let algorithm = before.keys.next_algorithm();
+        self.change_keys(id, algorithm, |keys, new_next| {
+            if keys.next_algorithm() != algorithm {
+                return Err(ManagementError::Conflict);
+            }
+            keys.rotate(new_next, now)
+                .map_err(ManagementError::KeyNotReady)
         })
+        .await
+    }
+
+    /// Makes the tenant's next key one for `algorithm`, so that its tokens are signed with it
+    /// from the next rotation on: a key must be published before it signs. Changes nothing if
+    /// the next key already is one.
+    pub async fn set_signing_algorithm(
+        &self,
+        id: TenantId,
+        algorithm: Algorithm,
+    ) -> Result<Tenant, ManagementError> {
+        let tenant = self.tenant(id).await?;
+        if tenant.keys.next_algorithm() == algorithm {
+            return Ok(tenant);
+        }
+        let now = self.clock.now();
+        self.change_keys(id, algorithm, |keys, new_next| {
+            Ok(keys.replace_next(new_next, now))
+        })
+        .await
+    }
+
+    /// Rotates the keys of every tenant whose next key is ready: what a schedule runs.
+    pub async fn rotate_all_keys(&self) -> Result<RotationSummary, ManagementError> {
+        let mut summary = RotationSummary::default();
+        let mut page = PageRequest::first(PageRequest::MAX_LIMIT);
+        loop {
+            let tenants = self.store.tenants(&page).await?;
+            for tenant in &tenants.items {
+                match self.rotate_keys(tenant.id).await {
+                    Ok(_) => summary.rotated += 1,
+                    Err(ManagementError::KeyNotReady(_) | ManagementError::TenantNotFound) => {
+                        summary.not_ready += 1;
+                    }
+                    Err(error) => {
+                        tracing::error!(tenant_id = %tenant.id, error = %error, "key rotation failed");
+                        summary.failed += 1;
+                    }
+                }
+            }
+            match tenants.next {
+                Some(after) => page.after = Some(after),
+                None => return Ok(summary),
+            }
+        }
+    }
+
+    /// Creates a key for `algorithm`, applies `change` to the tenant's key set with it and
+    /// writes the set back; then destroys the keys the change dropped, or the new key if the
+    /// change did not take.
+    async fn change_keys(
+        &self,
+        id: TenantId,
+        algorithm: Algorithm,
+        change: impl Fn(&mut KeySet, SigningKey) -> Result<Vec<SigningKey>, ManagementError>,
+    ) -> Result<Tenant, ManagementError> {
+        let new_key = self.create_key(&id, algorithm, self.clock.now()).await?;
+        let dropped = Mutex::new(Vec::new());
+        let written = read_change_write(
+            || self.tenant(id),
+            |tenant| {
+                let gone = change(&mut tenant.keys, new_key.clone())?;
+                *dropped.lock().unwrap_or_else(|p| p.into_inner()) = gone;
+                Ok(())
+            },
+            &*self.store,
+            |store, tenant| store.replace_tenant(tenant),
+            || ManagementError::TenantNotFound,
+        )
+        .await;
+        match &written {
+            Ok(_) => {
+                let dropped = dropped.into_inner().unwrap_or_else(|p| p.into_inner());
+                self.destroy_keys(&dropped).await;
+            }
+            Err(_) => self.destroy_keys(&[new_key]).await,
+        }
+        written
+    }
+
+    async fn create_key(
+        &self,
+        tenant: &TenantId,
+        algorithm: Algorithm,
+        now: u64,
+    ) -> Result<SigningKey, ManagementError> {
+        self.vault
+            .create_key(tenant, algorithm, now)
+            .await
+            .map_err(ManagementError::Keys)
+    }
+
+    /// Destroys the private halves of keys no longer in any tenant's set. A failure leaves a
+    /// key that can no longer be reached: it is logged for the operator, not returned, since
+    /// the change that dropped the key has been made.
+    async fn destroy_keys(&self, keys: &[SigningKey]) {
+        for key in keys {
+            if let Err(error) = self.vault.destroy(key).await {
+                tracing::error!(kid = %key.kid, error = %error, "cannot destroy a dropped signing key");
+            }
+        }
     }
 
     // ---- apps
@@ -487,7 +661,7 @@ async fn read_change_write<T: Versioned, R: Future<Output = Result<T, Management
 /// Authenticates apps by their client credentials and issues their access tokens.
 pub struct TokenIssuer {
     store: Arc<dyn Store>,
-    jwt: JwtSigner,
+    keys: Keyring,
     clock: Arc<dyn Clock>,
     random: Arc<dyn Random>,
     /// Compared against when the client is unknown, so that an unknown client id costs the same
@@ -558,7 +732,7 @@ impl fmt::Debug for IssuedToken {
 impl TokenIssuer {
     pub fn new(
         store: Arc<dyn Store>,
-        signer: Arc<dyn TokenSigner>,
+        vault: Arc<dyn KeyVault>,
         clock: Arc<dyn Clock>,
         random: Arc<dyn Random>,
     ) -> Self {
@@ -580,7 +754,7 @@ impl TokenIssuer {
         };
         Self {
             store,
-            jwt: JwtSigner::new(signer),
+            keys: Keyring::new(vault),
             clock,
             random,
             decoy,
@@ -588,7 +762,8 @@ impl TokenIssuer {
     }
 
     /// The client-credentials grant (RFC 6749 §4.4): one store read, a second one only when the
-    /// caller has roles or names another app as audience, and one signature.
+    /// caller has roles or names another app as audience, and one signature by the tenant's
+    /// current key.
     pub async fn issue(
         &self,
         tenant_id: TenantId,
@@ -633,7 +808,8 @@ impl TokenIssuer {
             ver: TOKEN_VERSION,
             scope: scope.as_deref(),
         };
-        let access_token = self.jwt.sign(&claims).await?;
+        let signer = self.keys.signer(&tenant_id, tenant.keys.current()).await?;
+        let access_token = signer.sign(&claims).await?;
         Ok(IssuedToken {
             access_token,
             expires_in: ttl,
@@ -672,7 +848,7 @@ impl TokenIssuer {
         token: &str,
         base: &BaseUrl,
     ) -> Result<Option<VerifiedClaims>, StoreError> {
-        let Some(claims) = self.own_token(tenant_id, token, base) else {
+        let Some(claims) = self.own_token(tenant_id, token, base).await? else {
             return Ok(None);
         };
         let state = self
@@ -691,7 +867,11 @@ impl TokenIssuer {
         token: &str,
         base: &BaseUrl,
     ) -> Result<(), RevokeError> {
-        let Some(claims) = self.own_token(tenant_id, token, base) else {
+        let Some(claims) = self
+            .own_token(tenant_id, token, base)
+            .await
+            .map_err(RevokeError::Store)?
+        else {
             return Ok(());
         };
         if claims.client_id != caller {
@@ -703,16 +883,41 @@ impl TokenIssuer {
             .map_err(RevokeError::Store)
     }
 
-    /// The claims of an unexpired token our key signed for this tenant's issuer.
-    fn own_token(
+    /// The claims of an unexpired token one of the tenant's published keys signed for its
+    /// issuer.
+    async fn own_token(
         &self,
         tenant_id: TenantId,
         token: &str,
         base: &BaseUrl,
-    ) -> Option<VerifiedClaims> {
-        let claims = self.jwt.verify(token)?;
+    ) -> Result<Option<VerifiedClaims>, StoreError> {
+        let Some(keys) = self.published_keys(tenant_id).await? else {
+            return Ok(None);
+        };
+        let Some(claims) = keys.verifier.verify(token) else {
+            return Ok(None);
+        };
         let ours = claims.tenant == tenant_id && claims.iss == base.oauth_server_url(&tenant_id);
-        (ours && claims.exp > self.clock.now()).then_some(claims)
+        Ok((ours && claims.exp > self.clock.now()).then_some(claims))
+    }
+
+    /// The tenant's published keys (served as its JWK set, RFC 7517 §5), from this process's
+    /// cache while it is fresh; `None` for an unknown tenant.
+    pub async fn published_keys(
+        &self,
+        tenant_id: TenantId,
+    ) -> Result<Option<Arc<PublishedKeys>>, StoreError> {
+        let now = self.clock.now();
+        if let Some(keys) = self.keys.cached_key_set(&tenant_id, now) {
+            return Ok(Some(keys));
+        }
+        match self.store.tenant(&tenant_id).await? {
+            Some(tenant) => Ok(Some(self.keys.key_set(&tenant, now))),
+            None => {
+                self.keys.forget(&tenant_id);
+                Ok(None)
+            }
+        }
     }
 
     /// The scopes `caller` may get for `audience`: those its roles grant for that app which the
@@ -750,20 +955,8 @@ impl TokenIssuer {
             .collect())
     }
 
-    /// The keys that verify this tenant's tokens; `None` for an unknown tenant.
-    pub async fn public_keys(&self, tenant_id: TenantId) -> Result<Option<JwkSet<'_>>, StoreError> {
-        let tenant = self.store.tenant(&tenant_id).await?;
-        Ok(tenant.map(|_| JwkSet {
-            keys: vec![self.signing_key()],
-        }))
-    }
-
     /// Whether the tenant exists, for endpoints that describe it.
     pub async fn knows_tenant(&self, tenant_id: TenantId) -> Result<bool, StoreError> {
-        Ok(self.store.tenant(&tenant_id).await?.is_some())
-    }
-
-    pub fn signing_key(&self) -> &Jwk {
-        self.jwt.key()
+        Ok(self.published_keys(tenant_id).await?.is_some())
     }
 }

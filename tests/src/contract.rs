@@ -3,8 +3,8 @@
 use std::collections::BTreeSet;
 
 use appid::domain::{
-    Access, App, ClientId, ClientSecret, Description, Name, Role, RoleId, Scope, SecretEntry,
-    Tenant, TenantId, TokenTtl,
+    Access, Algorithm, App, ClientId, ClientSecret, Custody, Description, KeySet, KeyState, Name,
+    Role, RoleId, Scope, SecretEntry, SigningKey, Tenant, TenantId, TokenTtl,
 };
 use appid::ports::{PageRequest, Random, Store, StoreError, TokenState};
 
@@ -19,9 +19,47 @@ pub fn tenant(random: &SeededRandom, label: &str) -> Tenant {
         id: TenantId::generate(random),
         name: name(label),
         token_ttl: TokenTtl::DEFAULT,
+        keys: keys(random),
         created_at: 1_700_000_000,
         version: 0,
     }
+}
+
+/// A key set with one key in each state and both kinds of custody; the bytes stand in for key
+/// material, which the store keeps without looking into it.
+fn keys(random: &SeededRandom) -> KeySet {
+    let key = |state, algorithm, custody| {
+        let mut public_der = vec![0; 91];
+        random.fill(&mut public_der);
+        SigningKey {
+            kid: random.uuid().simple().to_string(),
+            algorithm,
+            public_der,
+            custody,
+            created_at: 1_700_000_000,
+            state,
+        }
+    };
+    let wrapped = |len| {
+        let mut ciphertext = vec![0; len];
+        random.fill(&mut ciphertext);
+        Custody::Wrapped { ciphertext }
+    };
+    let kms = Custody::Kms {
+        key_arn: "arn:aws:kms:us-east-1:123456789012:key/0b7c1d2e".into(),
+    };
+    KeySet::from_keys(vec![
+        key(
+            KeyState::Retiring {
+                until: 1_700_086_400,
+            },
+            Algorithm::Rs256,
+            wrapped(1_300),
+        ),
+        key(KeyState::Current, Algorithm::Es256, kms),
+        key(KeyState::Next, Algorithm::Es256, wrapped(200)),
+    ])
+    .expect("one current and one next key")
 }
 
 pub fn app(random: &SeededRandom, tenant_id: TenantId, label: &str) -> App {

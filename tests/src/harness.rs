@@ -1,18 +1,19 @@
 //! The two Lambda functions in-process, as their `main`s wire them, over the embedded store and
-//! a local key (or any other adapters), with a pinned clock and pinned randomness.
+//! a local key vault (or any other adapters), with a pinned clock and pinned randomness.
 
 use std::sync::Arc;
 
-use appid::domain::{BaseUrl, TokenTtl};
+use appid::domain::BaseUrl;
 use appid::http::{AdminAuth, Api, lambda};
-use appid::ports::{Store, TokenSigner};
-use appid::service::{Management, TokenIssuer};
-use appid::signing::local::LocalSigner;
+use appid::ports::{KeyVault, Store};
+use appid::service::{Management, TenantDefaults, TokenIssuer};
+use appid::signing::local::LocalVault;
 use appid::store::embedded::EmbeddedStore;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use http::HeaderMap;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+
 use serde_json::{Value, json};
 
 use crate::events::Event;
@@ -27,7 +28,6 @@ pub struct Functions {
     pub management: Api,
     pub token: Api,
     pub public_url: Option<BaseUrl>,
-    pub signer: Arc<dyn TokenSigner>,
     /// The clock both functions read; tests move it forward.
     pub clock: Arc<FixedClock>,
     _dir: Option<tempfile::TempDir>,
@@ -65,32 +65,31 @@ impl Answer {
 }
 
 impl Functions {
-    /// Both functions over a fresh embedded store and an in-memory key; management behind
+    /// Both functions over a fresh embedded store and an in-memory key vault; management behind
     /// `admin`.
     pub fn embedded(admin: AdminAuth) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
         let store = Arc::new(EmbeddedStore::open(&dir.path().join("store.redb")).expect("store"));
-        let signer = Arc::new(LocalSigner::ephemeral().expect("key"));
-        let mut functions = Self::over(store, signer, admin);
+        let mut functions = Self::over(store, Arc::new(LocalVault::ephemeral()), admin);
         functions._dir = Some(dir);
         functions
     }
 
-    pub fn over(store: Arc<dyn Store>, signer: Arc<dyn TokenSigner>, admin: AdminAuth) -> Self {
+    pub fn over(store: Arc<dyn Store>, vault: Arc<dyn KeyVault>, admin: AdminAuth) -> Self {
         let clock = Arc::new(FixedClock::at(NOW));
         let random = Arc::new(SeededRandom::new(7));
         let management = Management::new(
             store.clone(),
+            vault.clone(),
             clock.clone(),
             random.clone(),
-            TokenTtl::DEFAULT,
+            TenantDefaults::default(),
         );
-        let issuer = TokenIssuer::new(store, signer.clone(), clock.clone(), random);
+        let issuer = TokenIssuer::new(store, vault, clock.clone(), random);
         Self {
             management: Api::default().with_management(management, admin),
             token: Api::default().with_oauth(issuer),
             public_url: None,
-            signer,
             clock,
             _dir: None,
         }
@@ -106,15 +105,38 @@ impl Functions {
 
     /// Creates a tenant through the management function (IAM-authorized); returns its id.
     pub async fn create_tenant(&self, name: &str) -> String {
+        self.create_tenant_with(json!({"name": name})).await
+    }
+
+    /// Creates a tenant from a full creation body; returns its id.
+    pub async fn create_tenant_with(&self, body: Value) -> String {
         let answer = self
-            .management(
-                admin(Event::new("POST", "/management/v4/tenants")).json(&json!({"name": name})),
-            )
+            .management(admin(Event::new("POST", "/management/v4/tenants")).json(&body))
             .await;
         assert_eq!(answer.status, 201, "{}", answer.raw);
         answer.body["tenantId"]
             .as_str()
             .expect("tenantId")
+            .to_owned()
+    }
+
+    /// The tenant's signing-key configuration (`GET /config/keys`).
+    pub async fn key_config(&self, tenant: &str) -> Value {
+        let answer = self
+            .admin_call("GET", &format!("/{tenant}/config/keys"), None)
+            .await;
+        assert_eq!(answer.status, 200, "{}", answer.raw);
+        answer.body
+    }
+
+    /// The kid of the tenant's current signing key.
+    pub async fn current_kid(&self, tenant: &str) -> String {
+        let config = self.key_config(tenant).await;
+        let keys = config["keys"].as_array().expect("keys");
+        let current = keys.iter().find(|k| k["status"] == "current");
+        current
+            .and_then(|k| k["kid"].as_str())
+            .expect("a current key")
             .to_owned()
     }
 
@@ -203,12 +225,19 @@ pub fn verify(
         .iter()
         .find(|k| k["kid"] == kid)
         .expect("key by kid");
-    let key = DecodingKey::from_rsa_components(
-        jwk["n"].as_str().expect("n"),
-        jwk["e"].as_str().expect("e"),
-    )
-    .expect("RSA key");
-    let mut validation = Validation::new(Algorithm::RS256);
+    let member = |name: &str| jwk[name].as_str().expect("JWK member");
+    let key = match header.alg {
+        Algorithm::RS256 => DecodingKey::from_rsa_components(member("n"), member("e")),
+        Algorithm::ES256 => DecodingKey::from_ec_components(member("x"), member("y")),
+        other => panic!("unexpected algorithm {other:?}"),
+    }
+    .expect("public key");
+    assert_eq!(
+        jwk["alg"],
+        json!(format!("{:?}", header.alg)),
+        "the key names its algorithm"
+    );
+    let mut validation = Validation::new(header.alg);
     validation.set_issuer(&[issuer]);
     validation.set_audience(&[audience]);
     validation.validate_exp = false; // issued at the pinned NOW, which may be in the past

@@ -67,9 +67,9 @@ pub async fn create_table(sdk: &SdkConfig) -> String {
     name
 }
 
-/// A fresh asymmetric signing key as `template.yaml` declares it; returns its id.
-pub async fn create_signing_key(sdk: &SdkConfig) -> String {
-    create_key(sdk, KeySpec::Rsa2048, KeyUsageType::SignVerify).await
+/// A fresh symmetric wrapping key as `template.yaml` declares it; returns its id.
+pub async fn create_wrapping_key(sdk: &SdkConfig) -> String {
+    create_key(sdk, KeySpec::SymmetricDefault, KeyUsageType::EncryptDecrypt).await
 }
 
 pub async fn create_key(sdk: &SdkConfig, spec: KeySpec, usage: KeyUsageType) -> String {

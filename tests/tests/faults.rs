@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use appid::http::AdminAuth;
-use appid::signing::local::LocalSigner;
+use appid::signing::local::LocalVault;
 use appid::store::embedded::EmbeddedStore;
 use appid_tests::faults::{Fault, FaultyStore};
 use appid_tests::harness::{Answer, Functions};
@@ -24,8 +24,11 @@ async fn faulty(fault: Fault) -> Faulty {
     let dir = tempfile::tempdir().expect("temp dir");
     let inner = EmbeddedStore::open(&dir.path().join("store.redb")).expect("store");
     let store = Arc::new(FaultyStore::new(inner, fault));
-    let signer = Arc::new(LocalSigner::ephemeral().expect("key"));
-    let functions = Functions::over(store.clone(), signer, AdminAuth::Iam);
+    let functions = Functions::over(
+        store.clone(),
+        Arc::new(LocalVault::ephemeral()),
+        AdminAuth::Iam,
+    );
     let tenant = functions.create_tenant("t").await;
     let app = functions.register_app(&tenant, "a").await;
     let client_id = app["clientId"].as_str().expect("id").to_owned();

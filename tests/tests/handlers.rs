@@ -60,10 +60,7 @@ async fn a_registered_app_gets_a_token_that_verifies_with_the_published_keys() {
     let token = body["access_token"].as_str().expect("token");
     let (header, claims) = verify(token, &keys.body, &oauth_server_url, client_id);
     assert_eq!(header.typ.as_deref(), Some("at+jwt"));
-    assert_eq!(
-        header.kid.as_deref(),
-        Some(functions.signer.public_jwk().kid.as_str())
-    );
+    assert_eq!(header.kid, Some(functions.current_kid(&tenant).await));
     assert_eq!(claims["sub"], json!(client_id));
     assert_eq!(claims["client_id"], json!(client_id));
     assert_eq!(claims["aud"], json!([client_id]));

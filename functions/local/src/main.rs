@@ -1,11 +1,11 @@
-//! `appid-local`: the authorization server on one local port, with an embedded store and a
-//! locally generated signing key. No AWS account needed.
+//! `appid-local`: the authorization server on one local port, with an embedded store and
+//! locally generated signing keys. No AWS account needed.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use appid::domain::{BaseUrl, TokenTtl};
+use appid::domain::{Algorithm, BaseUrl, TokenTtl};
 use appid::local::{Options, run};
 use appid::ratelimit::RateLimit;
 use appid::telemetry::{self, LogFormat};
@@ -17,7 +17,7 @@ struct Args {
     /// Address and port to listen on.
     #[arg(long, env = "APPID_LISTEN", default_value = "127.0.0.1:8080")]
     listen: SocketAddr,
-    /// Directory for the store, the signing key and the generated admin token.
+    /// Directory for the store, the master key and the generated admin token.
     #[arg(long, env = "APPID_DATA_DIR", default_value = ".data")]
     data_dir: PathBuf,
     /// Base URL callers reach the server at, when not the listen address (no trailing slash).
@@ -26,6 +26,9 @@ struct Args {
     /// Lifetime of issued access tokens in seconds (300 to 86400).
     #[arg(long, env = "APPID_TOKEN_TTL_SECONDS", default_value = "3600", value_parser = parse_ttl)]
     token_ttl: TokenTtl,
+    /// Algorithm new tenants' tokens are signed with: RS256 or ES256.
+    #[arg(long, env = "APPID_SIGNING_ALGORITHM", default_value = "RS256")]
+    signing_algorithm: Algorithm,
     /// Largest request body accepted, in bytes (1024 to 1048576).
     #[arg(long, env = "APPID_MAX_BODY_BYTES", default_value_t = appid::http::DEFAULT_MAX_BODY_BYTES,
           value_parser = parse_body_limit)]
@@ -55,6 +58,7 @@ async fn main() -> ExitCode {
         data_dir: args.data_dir,
         public_url: args.public_url,
         token_ttl: args.token_ttl,
+        algorithm: args.signing_algorithm,
         max_body_bytes: args.max_body_bytes,
         rate_limit: RateLimit {
             per_second: args.tenant_rate_limit,

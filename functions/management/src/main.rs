@@ -1,5 +1,6 @@
-//! The management function: `/management/v4/...`, registering tenants and apps in DynamoDB.
-//! It holds no signing key: the token function alone can sign.
+//! The management function: `/management/v4/...`, registering tenants and apps in DynamoDB and
+//! making tenants' signing keys in KMS. It cannot sign: in direct mode only the token function
+//! may call `Sign`, in wrapped mode only it may `Decrypt` a private key.
 
 use std::sync::Arc;
 
@@ -7,6 +8,7 @@ use appid::config::ManagementConfig;
 use appid::http::{Api, lambda};
 use appid::ports::{SystemClock, SystemRandom};
 use appid::service::Management;
+use appid::signing::kms::KmsVault;
 use appid::store::dynamo::DynamoStore;
 use appid::telemetry::{self, LogFormat};
 
@@ -16,11 +18,13 @@ async fn main() -> Result<(), lambda_http::Error> {
     let config = ManagementConfig::from_env()?;
     let sdk = appid::aws::sdk_config().await;
     let store = Arc::new(DynamoStore::from_config(&sdk, config.table_name));
+    let vault = Arc::new(KmsVault::from_config(&sdk, config.kms).await?);
     let management = Management::new(
         store,
+        vault,
         Arc::new(SystemClock),
         Arc::new(SystemRandom),
-        config.default_token_ttl,
+        config.defaults,
     );
     let api = Api::default()
         .with_max_body_bytes(config.max_body_bytes)

@@ -1,6 +1,7 @@
-//! The token function: `POST /oauth/v4/{tenantId}/token` and `GET /oauth/v4/{tenantId}/publickeys`,
-//! over DynamoDB and a KMS-held signing key. Everything that can be done once (configuration,
-//! clients, the public key and its JWK) is done here, before the first request.
+//! The token function: everything under `/oauth/v4/{tenantId}` (token, introspection,
+//! revocation, public keys, metadata) over DynamoDB and tenants' keys in KMS. Everything that
+//! can be done once (configuration, clients, the wrapping key's check) is done here, before the
+//! first request; signers are opened on first use and kept.
 
 use std::sync::Arc;
 
@@ -9,7 +10,7 @@ use appid::http::{Api, lambda};
 use appid::ports::{SystemClock, SystemRandom};
 use appid::ratelimit::RateLimiter;
 use appid::service::TokenIssuer;
-use appid::signing::kms::KmsSigner;
+use appid::signing::kms::KmsVault;
 use appid::store::dynamo::DynamoStore;
 use appid::telemetry::{self, LogFormat};
 
@@ -19,9 +20,9 @@ async fn main() -> Result<(), lambda_http::Error> {
     let config = TokenConfig::from_env()?;
     let sdk = appid::aws::sdk_config().await;
     let store = Arc::new(DynamoStore::from_config(&sdk, config.table_name));
-    let signer = Arc::new(KmsSigner::from_config(&sdk, &config.kms_key_id).await?);
+    let vault = Arc::new(KmsVault::from_config(&sdk, config.kms).await?);
     let clock = Arc::new(SystemClock);
-    let issuer = TokenIssuer::new(store, signer, clock.clone(), Arc::new(SystemRandom));
+    let issuer = TokenIssuer::new(store, vault, clock.clone(), Arc::new(SystemRandom));
     let api = Api::default()
         .with_max_body_bytes(config.max_body_bytes)
         .with_rate_limiter(RateLimiter::new(config.rate_limit, clock))

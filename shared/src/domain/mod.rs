@@ -2,6 +2,7 @@
 //! service, so nothing past the HTTP mapping re-checks a string.
 
 mod ids;
+mod keys;
 mod names;
 mod records;
 mod scopes;
@@ -9,6 +10,10 @@ mod secret;
 mod url;
 
 pub use ids::{ClientId, InvalidId, RoleId, TenantId};
+pub use keys::{
+    Algorithm, Custody, KEY_PUBLICATION_LEAD_SECONDS, KEY_RETIREMENT_SECONDS, KeySet, KeySetError,
+    KeyState, SigningKey, UnsupportedAlgorithm,
+};
 pub use names::{InvalidName, Name};
 pub use records::{
     Access, App, Description, InvalidDescription, Role, SecretEntry, Tenant, Version,
@@ -20,6 +25,12 @@ pub use url::{BaseUrl, InvalidBaseUrl};
 /// The lifetime of issued access tokens, in seconds: App ID's range of 5 minutes to 1 day.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct TokenTtl(u32);
+
+impl Default for TokenTtl {
+    fn default() -> Self {
+        Self::DEFAULT
+    }
+}
 
 impl TokenTtl {
     pub const MIN: u32 = 300;

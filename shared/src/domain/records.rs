@@ -1,4 +1,4 @@
-use super::{ClientId, Name, RoleId, Scope, SecretDigest, TenantId, TokenTtl};
+use super::{ClientId, KeySet, Name, RoleId, Scope, SecretDigest, TenantId, TokenTtl};
 
 /// Every stored record carries a version, incremented by each replacement; a replacement states
 /// the version it read and fails if another write came first.
@@ -11,6 +11,8 @@ pub struct Tenant {
     pub name: Name,
     /// The lifetime of access tokens issued in this tenant (`/config/tokens`).
     pub token_ttl: TokenTtl,
+    /// The keys that sign the tenant's tokens and those verifiers should hold.
+    pub keys: KeySet,
     /// Seconds since the Unix epoch.
     pub created_at: u64,
     pub version: Version,

@@ -7,7 +7,7 @@ use serde_json::{Map, Value};
 
 use super::errors::ApiError;
 use super::request::check_body;
-use crate::domain::{Access, ClientId, Description, Name, RoleId, Scope, TokenTtl};
+use crate::domain::{Access, Algorithm, ClientId, Description, Name, RoleId, Scope, TokenTtl};
 use crate::ports::PageRequest;
 use crate::service::{MAX_GRACE_SECONDS, RoleSpec};
 
@@ -41,6 +41,19 @@ pub(super) fn name(members: &Map<String, Value>) -> Result<Name, ApiError> {
         None | Some(Value::Null) => Err(ApiError::InvalidName("name is required".into())),
         Some(Value::String(raw)) => Ok(Name::parse(raw)?),
         Some(_) => Err(ApiError::InvalidName("name must be a string".into())),
+    }
+}
+
+/// `{"algorithm": "RS256" | "ES256"}`; `None` when absent or null.
+pub(super) fn algorithm(members: &Map<String, Value>) -> Result<Option<Algorithm>, ApiError> {
+    let invalid = |why: String| ApiError::InvalidRequest(why.into());
+    match members.get("algorithm") {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(raw)) => raw
+            .parse::<Algorithm>()
+            .map(Some)
+            .map_err(|e| invalid(e.to_string())),
+        Some(_) => Err(invalid("algorithm must be a string".into())),
     }
 }
 

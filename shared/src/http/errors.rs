@@ -39,6 +39,8 @@ pub(super) enum ApiError {
     RoleNotFound,
     /// The resource kept changing under concurrent writes; the caller should retry.
     Conflict,
+    /// The tenant's next key has not been published long enough to sign; carries why.
+    KeyNotReady(String),
     /// RFC 6749 §5.2 `invalid_request`.
     InvalidRequest(Cow<'static, str>),
     /// RFC 6749 §5.2 `invalid_client`; unknown client and wrong secret share one description.
@@ -83,6 +85,7 @@ impl ApiError {
             Self::ApplicationNotFound => "application_not_found",
             Self::RoleNotFound => "role_not_found",
             Self::Conflict => "conflict",
+            Self::KeyNotReady(_) => "key_not_ready",
             Self::InvalidRequest(_) => "invalid_request",
             Self::InvalidClient(_) => "invalid_client",
             Self::UnsupportedGrantType => "unsupported_grant_type",
@@ -100,7 +103,7 @@ impl ApiError {
             | Self::TenantNotFound
             | Self::ApplicationNotFound
             | Self::RoleNotFound => StatusCode::NOT_FOUND,
-            Self::Conflict => StatusCode::CONFLICT,
+            Self::Conflict | Self::KeyNotReady(_) => StatusCode::CONFLICT,
             Self::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -130,9 +133,10 @@ impl ApiError {
             Self::Unauthorized => "a valid admin credential is required".into(),
             Self::InvalidJson(why) => format!("request body is not valid: {why}").into(),
             Self::InvalidName(why) => why.as_ref().into(),
-            Self::InvalidScope(why) | Self::InvalidRole(why) | Self::InvalidTarget(why) => {
-                why.as_str().into()
-            }
+            Self::InvalidScope(why)
+            | Self::InvalidRole(why)
+            | Self::InvalidTarget(why)
+            | Self::KeyNotReady(why) => why.as_str().into(),
             Self::TenantNotFound => "no tenant has this id".into(),
             Self::ApplicationNotFound => "no application of this tenant has this client id".into(),
             Self::RoleNotFound => "no role of this tenant has this id".into(),

@@ -1,4 +1,5 @@
-//! `/management/v4/...`: tenants, apps, scopes, roles, secrets and token settings, behind an
+//! `/management/v4/...`: tenants, apps, scopes, roles, secrets, token settings and signing keys,
+//! behind an
 //! admin credential. Shapes follow App ID's v4 management API.
 
 use std::fmt;
@@ -14,8 +15,8 @@ use super::errors::ApiError;
 use super::request::strip_scheme;
 use super::response::{empty, json};
 use crate::domain::{
-    Access, App, BaseUrl, ClientId, Name, PresentedSecret, Role, RoleId, Scope, SecretDigest,
-    Tenant, TenantId,
+    Access, Algorithm, App, BaseUrl, ClientId, KeyState, Name, PresentedSecret, Role, RoleId,
+    Scope, SecretDigest, Tenant, TenantId,
 };
 use crate::ports::Page;
 use crate::service::{DEFAULT_GRACE_SECONDS, Management, ManagementError};
@@ -99,6 +100,8 @@ enum Resource {
     Role(TenantId, RoleId),
     TokenConfig(TenantId),
     AppTokenConfig(TenantId, ClientId),
+    KeyConfig(TenantId),
+    KeyRotation(TenantId),
 }
 
 impl Resource {
@@ -125,6 +128,8 @@ impl Resource {
             ["v4", t, "roles"] => Self::Roles(tenant(t)?),
             ["v4", t, "roles", r] => Self::Role(tenant(t)?, role(r)?),
             ["v4", t, "config", "tokens"] => Self::TokenConfig(tenant(t)?),
+            ["v4", t, "config", "keys"] => Self::KeyConfig(tenant(t)?),
+            ["v4", t, "config", "keys", "rotate"] => Self::KeyRotation(tenant(t)?),
             ["v4", t, "applications", c, "config", "tokens"] => {
                 Self::AppTokenConfig(tenant(t)?, app(c)?)
             }
@@ -140,8 +145,9 @@ impl Resource {
             Self::AppScopes(..)
             | Self::AppRoles(..)
             | Self::TokenConfig(_)
+            | Self::KeyConfig(_)
             | Self::AppTokenConfig(..) => "GET, PUT",
-            Self::AppSecret(..) => "POST",
+            Self::AppSecret(..) | Self::KeyRotation(_) => "POST",
         }
     }
 
@@ -157,6 +163,8 @@ impl Resource {
             | Self::Roles(t)
             | Self::Role(t, _)
             | Self::TokenConfig(t)
+            | Self::KeyConfig(t)
+            | Self::KeyRotation(t)
             | Self::AppTokenConfig(t, _) => Some(*t),
         }
     }
@@ -182,8 +190,9 @@ pub(super) async fn handle(
     let view = View { origin };
     let answer = match (resource, method) {
         (Resource::Tenants, Method::POST) => {
+            let members = body::object(request)?;
             let tenant = service
-                .create_tenant(body::name(&body::object(request)?)?)
+                .create_tenant(body::name(&members)?, body::algorithm(&members)?)
                 .await;
             let tenant = tenant.map_err(management_error)?;
             outcome.tenant_id = Some(tenant.id);
@@ -376,6 +385,23 @@ pub(super) async fn handle(
             };
             ok(&body)
         }
+        (Resource::KeyConfig(t), method) => {
+            let tenant = match method {
+                Method::GET => service.tenant(t).await,
+                Method::PUT => {
+                    let members = body::object(request)?;
+                    let algorithm = body::algorithm(&members)?
+                        .ok_or_else(|| ApiError::InvalidRequest("algorithm is required".into()))?;
+                    service.set_signing_algorithm(t, algorithm).await
+                }
+                _ => return Err(ApiError::MethodNotAllowed("GET, PUT")),
+            };
+            ok(&KeyConfig::new(&tenant.map_err(management_error)?))
+        }
+        (Resource::KeyRotation(t), Method::POST) => {
+            let tenant = service.rotate_keys(t).await.map_err(management_error)?;
+            ok(&KeyConfig::new(&tenant))
+        }
         (resource, _) => return Err(ApiError::MethodNotAllowed(resource.allowed())),
     };
     Ok(answer)
@@ -398,6 +424,8 @@ fn action(resource: &Resource, method: &Method) -> &'static str {
         (Resource::Role(..), _) => "role.delete",
         (Resource::TokenConfig(_), _) => "tenant.tokens.configure",
         (Resource::AppTokenConfig(..), _) => "app.tokens.configure",
+        (Resource::KeyConfig(_), _) => "tenant.keys.configure",
+        (Resource::KeyRotation(_), _) => "tenant.keys.rotate",
     }
 }
 
@@ -408,6 +436,8 @@ fn management_error(error: ManagementError) -> ApiError {
         ManagementError::RoleNotFound => ApiError::RoleNotFound,
         ManagementError::InvalidRole(why) => ApiError::InvalidRole(why),
         ManagementError::Conflict => ApiError::Conflict,
+        ManagementError::KeyNotReady(why) => ApiError::KeyNotReady(why.to_string()),
+        ManagementError::Keys(e) => e.into(),
         ManagementError::Store(e) => e.into(),
     }
 }
@@ -576,6 +606,58 @@ struct AppTokenConfig {
 #[derive(Serialize)]
 struct AccessTokenConfig {
     expires_in: u32,
+}
+
+/// `/config/keys`: the algorithm the tenant's tokens are signed with, the one they will be
+/// signed with after the next rotation, when that rotation may happen, and every key
+/// verifiers should hold.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct KeyConfig<'a> {
+    algorithm: Algorithm,
+    next_algorithm: Algorithm,
+    next_rotation_allowed_at: u64,
+    keys: Vec<KeyView<'a>>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct KeyView<'a> {
+    kid: &'a str,
+    alg: Algorithm,
+    status: &'static str,
+    created_at: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    published_until: Option<u64>,
+}
+
+impl<'a> KeyConfig<'a> {
+    fn new(tenant: &'a Tenant) -> Self {
+        let keys = &tenant.keys;
+        Self {
+            algorithm: keys.current().algorithm,
+            next_algorithm: keys.next_algorithm(),
+            next_rotation_allowed_at: keys.ready_at(),
+            keys: keys
+                .keys()
+                .iter()
+                .map(|key| {
+                    let (status, published_until) = match key.state {
+                        KeyState::Current => ("current", None),
+                        KeyState::Next => ("next", None),
+                        KeyState::Retiring { until } => ("retiring", Some(until)),
+                    };
+                    KeyView {
+                        kid: &key.kid,
+                        alg: key.algorithm,
+                        status,
+                        created_at: key.created_at,
+                        published_until,
+                    }
+                })
+                .collect(),
+        }
+    }
 }
 
 /// A page of a listing: `{"<kind>": [...], "nextCursor"?: "..."}`.

@@ -1,4 +1,5 @@
-//! `/oauth/v4/{tenantId}/...`: the token endpoint (RFC 6749 §4.4) and the tenant's public keys.
+//! `/oauth/v4/{tenantId}/...`: the token endpoint (RFC 6749 §4.4), introspection (RFC 7662),
+//! revocation (RFC 7009), the tenant's public keys and its metadata (RFC 8414).
 
 use std::borrow::Cow;
 
@@ -89,15 +90,10 @@ pub(super) async fn handle(
             only(request, &Method::GET, "GET")?;
             let tenant_id = parse_tenant(tenant, outcome)?;
             let keys = issuer
-                .public_keys(tenant_id)
+                .published_keys(tenant_id)
                 .await?
                 .ok_or(ApiError::TenantNotFound)?;
-            let mut response = json(StatusCode::OK, &keys);
-            response
-                .headers_mut()
-                .insert(CACHE_CONTROL, PUBLIC_KEYS_CACHE);
-            response.headers_mut().remove(PRAGMA);
-            Ok(response)
+            Ok(cacheable(&keys.jwks))
         }
         [
             ".well-known",
@@ -109,15 +105,20 @@ pub(super) async fn handle(
             if !issuer.knows_tenant(tenant_id).await? {
                 return Err(ApiError::TenantNotFound);
             }
-            let mut response = json(StatusCode::OK, &Metadata::new(origin, tenant_id));
-            response
-                .headers_mut()
-                .insert(CACHE_CONTROL, PUBLIC_KEYS_CACHE);
-            response.headers_mut().remove(PRAGMA);
-            Ok(response)
+            Ok(cacheable(&Metadata::new(origin, tenant_id)))
         }
         _ => Err(ApiError::NotFound),
     }
+}
+
+/// A `200` that verifiers may cache: the public keys and the metadata naming them.
+fn cacheable<T: Serialize>(body: &T) -> Response<Bytes> {
+    let mut response = json(StatusCode::OK, body);
+    response
+        .headers_mut()
+        .insert(CACHE_CONTROL, PUBLIC_KEYS_CACHE);
+    response.headers_mut().remove(PRAGMA);
+    response
 }
 
 /// Authorization server metadata (RFC 8414 §2), also served as OpenID Connect discovery so that
@@ -134,7 +135,7 @@ struct Metadata {
     token_endpoint_auth_methods_supported: [&'static str; 2],
     response_types_supported: [&'static str; 0],
     subject_types_supported: [&'static str; 1],
-    id_token_signing_alg_values_supported: [&'static str; 1],
+    id_token_signing_alg_values_supported: [&'static str; 2],
 }
 
 impl Metadata {
@@ -150,7 +151,7 @@ impl Metadata {
             token_endpoint_auth_methods_supported: ["client_secret_basic", "client_secret_post"],
             response_types_supported: [],
             subject_types_supported: ["public"],
-            id_token_signing_alg_values_supported: ["RS256"],
+            id_token_signing_alg_values_supported: ["RS256", "ES256"],
         }
     }
 }

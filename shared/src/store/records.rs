@@ -7,8 +7,8 @@ use base64::engine::general_purpose::STANDARD;
 use serde::{Deserialize, Serialize};
 
 use crate::domain::{
-    Access, App, ClientId, Description, Name, Role, RoleId, Scope, SecretDigest, SecretEntry,
-    Tenant, TenantId, TokenTtl, Version,
+    Access, App, ClientId, Custody, Description, KeySet, KeyState, Name, Role, RoleId, Scope,
+    SecretDigest, SecretEntry, SigningKey, Tenant, TenantId, TokenTtl, Version,
 };
 use crate::ports::{Page, StoreError};
 
@@ -16,8 +16,28 @@ use crate::ports::{Page, StoreError};
 pub(crate) struct TenantRecord {
     name: String,
     token_ttl: u32,
+    keys: Vec<KeyRecord>,
     created_at: u64,
     version: Version,
+}
+
+/// A signing key: its public half, and its private half as a KMS key or encrypted.
+#[derive(Debug, Serialize, Deserialize)]
+struct KeyRecord {
+    kid: String,
+    alg: String,
+    /// Base64 of the DER SubjectPublicKeyInfo.
+    public_key: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    kms_key_arn: Option<String>,
+    /// Base64 of the encrypted PKCS#8 private key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    wrapped_private_key: Option<String>,
+    created_at: u64,
+    /// `next`, `current` or `retiring`.
+    state: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    retiring_until: Option<u64>,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -62,6 +82,7 @@ impl TenantRecord {
         Self {
             name: tenant.name.as_str().to_owned(),
             token_ttl: tenant.token_ttl.seconds(),
+            keys: tenant.keys.keys().iter().map(KeyRecord::new).collect(),
             created_at: tenant.created_at,
             version,
         }
@@ -77,8 +98,75 @@ impl TenantRecord {
             name: name(&self.name)?,
             token_ttl: TokenTtl::new(self.token_ttl)
                 .ok_or_else(|| corrupt("token_ttl out of range"))?,
+            keys: KeySet::from_keys(
+                self.keys
+                    .into_iter()
+                    .map(KeyRecord::into_key)
+                    .collect::<Result<_, _>>()?,
+            )
+            .map_err(|e| corrupt(&e.to_string()))?,
             created_at: self.created_at,
             version: self.version,
+        })
+    }
+}
+
+impl KeyRecord {
+    fn new(key: &SigningKey) -> Self {
+        let (kms_key_arn, wrapped_private_key) = match &key.custody {
+            Custody::Kms { key_arn } => (Some(key_arn.clone()), None),
+            Custody::Wrapped { ciphertext } => (None, Some(STANDARD.encode(ciphertext))),
+        };
+        let (state, retiring_until) = match key.state {
+            KeyState::Next => ("next", None),
+            KeyState::Current => ("current", None),
+            KeyState::Retiring { until } => ("retiring", Some(until)),
+        };
+        Self {
+            kid: key.kid.clone(),
+            alg: key.algorithm.as_str().to_owned(),
+            public_key: STANDARD.encode(&key.public_der),
+            kms_key_arn,
+            wrapped_private_key,
+            created_at: key.created_at,
+            state: state.to_owned(),
+            retiring_until,
+        }
+    }
+
+    fn into_key(self) -> Result<SigningKey, StoreError> {
+        let bytes = |raw: &str| {
+            STANDARD
+                .decode(raw)
+                .map_err(|_| corrupt("key material is not base64"))
+        };
+        let custody = match (self.kms_key_arn, self.wrapped_private_key) {
+            (Some(key_arn), None) => Custody::Kms { key_arn },
+            (None, Some(wrapped)) => Custody::Wrapped {
+                ciphertext: bytes(&wrapped)?,
+            },
+            _ => {
+                return Err(corrupt(
+                    "a key needs either a KMS key or a wrapped private key",
+                ));
+            }
+        };
+        let state = match (self.state.as_str(), self.retiring_until) {
+            ("next", None) => KeyState::Next,
+            ("current", None) => KeyState::Current,
+            ("retiring", Some(until)) => KeyState::Retiring { until },
+            _ => return Err(corrupt("unknown key state")),
+        };
+        Ok(SigningKey {
+            algorithm: self
+                .alg
+                .parse()
+                .map_err(|e: crate::domain::UnsupportedAlgorithm| corrupt(&e.to_string()))?,
+            public_der: bytes(&self.public_key)?,
+            kid: self.kid,
+            custody,
+            created_at: self.created_at,
+            state,
         })
     }
 }
