@@ -14,6 +14,10 @@ pub const KMS_MODE: &str = "APPID_KMS_MODE";
 pub const KMS_KEY_ID: &str = "APPID_KMS_KEY_ID";
 pub const DEPLOYMENT: &str = "APPID_DEPLOYMENT";
 pub const SIGNING_ALGORITHM: &str = "APPID_SIGNING_ALGORITHM";
+pub const KEY_PUBLICATION_LEAD_SECONDS: &str = "APPID_KEY_PUBLICATION_LEAD_SECONDS";
+
+/// The range an operator may set the key publication lead in: up to a week.
+pub const KEY_LEAD_RANGE: std::ops::RangeInclusive<u64> = 0..=7 * 86_400;
 pub const ADMIN_AUTH: &str = "APPID_ADMIN_AUTH";
 pub const ADMIN_TOKEN: &str = "APPID_ADMIN_TOKEN";
 pub const MAX_BODY_BYTES: &str = "APPID_MAX_BODY_BYTES";
@@ -78,6 +82,7 @@ impl ManagementConfig {
             defaults: TenantDefaults {
                 token_ttl: token_ttl(lookup)?,
                 algorithm: signing_algorithm(lookup)?,
+                key_publication_lead: key_publication_lead(lookup)?,
             },
             max_body_bytes: max_body_bytes(lookup)?,
         })
@@ -150,6 +155,25 @@ pub fn signing_algorithm(
         })
         .transpose()
         .map(Option::unwrap_or_default)
+}
+
+/// `APPID_KEY_PUBLICATION_LEAD_SECONDS`, 0 to 604800, default 3600: how long a tenant's next
+/// key is published before a rotation may make it sign. It should exceed the longest time any
+/// verifier keeps a copy of the key set.
+pub fn key_publication_lead(lookup: &dyn Fn(&str) -> Option<String>) -> Result<u64, ConfigError> {
+    let Some(raw) = optional(lookup, KEY_PUBLICATION_LEAD_SECONDS) else {
+        return Ok(crate::domain::KEY_PUBLICATION_LEAD_SECONDS);
+    };
+    raw.parse()
+        .ok()
+        .filter(|n| KEY_LEAD_RANGE.contains(n))
+        .ok_or_else(|| {
+            let max = KEY_LEAD_RANGE.end();
+            invalid(
+                KEY_PUBLICATION_LEAD_SECONDS,
+                format!("expected whole seconds from 0 to {max}"),
+            )
+        })
 }
 
 /// `APPID_MAX_BODY_BYTES`, 1 KiB to 1 MiB, default 16 KiB: larger request bodies get `413`.
@@ -273,6 +297,23 @@ mod tests {
             bad,
             Some(ConfigError::Invalid { var: KMS_MODE, .. })
         ));
+    }
+
+    #[test]
+    fn the_key_publication_lead_defaults_to_an_hour_and_is_bounded() {
+        assert_eq!(key_publication_lead(&lookup(&[])).ok(), Some(3_600));
+        let none = key_publication_lead(&lookup(&[(KEY_PUBLICATION_LEAD_SECONDS, "0")])).ok();
+        assert_eq!(none, Some(0));
+        for bad in ["-1", "604801", "soon"] {
+            let error = key_publication_lead(&lookup(&[(KEY_PUBLICATION_LEAD_SECONDS, bad)]));
+            assert!(matches!(
+                error,
+                Err(ConfigError::Invalid {
+                    var: KEY_PUBLICATION_LEAD_SECONDS,
+                    ..
+                })
+            ));
+        }
     }
 
     #[test]

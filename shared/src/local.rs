@@ -34,6 +34,8 @@ pub struct Options {
     pub token_ttl: TokenTtl,
     /// The algorithm new tenants' tokens are signed with.
     pub algorithm: Algorithm,
+    /// How long a next key is published before a rotation may make it sign.
+    pub key_publication_lead: u64,
     /// Larger request bodies are refused with `413`.
     pub max_body_bytes: usize,
     /// Each tenant's request rate to the endpoints that take client credentials.
@@ -81,6 +83,7 @@ pub async fn start(options: Options) -> Result<(TcpListener, BaseUrl, Arc<Api>),
     let defaults = TenantDefaults {
         token_ttl: options.token_ttl,
         algorithm: options.algorithm,
+        key_publication_lead: options.key_publication_lead,
     };
     let management = Management::new(
         store.clone(),

@@ -10,9 +10,9 @@ use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 
 use crate::domain::{
-    Access, Algorithm, App, BaseUrl, ClientId, ClientSecret, Description, KeySet, KeySetError,
-    Name, PresentedSecret, Role, RoleId, Scope, SecretDigest, SecretEntry, SigningKey, Tenant,
-    TenantId, TokenTtl,
+    Access, Algorithm, App, BaseUrl, ClientId, ClientSecret, Description,
+    KEY_PUBLICATION_LEAD_SECONDS, KeySet, KeySetError, Name, PresentedSecret, Role, RoleId, Scope,
+    SecretDigest, SecretEntry, SigningKey, Tenant, TenantId, TokenTtl,
 };
 use crate::jwt::{AMR_CLIENT_CREDENTIALS, Claims, TOKEN_VERSION, VerifiedClaims};
 use crate::keyring::{Keyring, PublishedKeys};
@@ -34,11 +34,23 @@ pub struct Management {
     defaults: TenantDefaults,
 }
 
-/// What a new tenant starts with, until it changes it.
-#[derive(Debug, Clone, Copy, Default)]
+/// What a new tenant starts with until it changes it, and how its keys rotate.
+#[derive(Debug, Clone, Copy)]
 pub struct TenantDefaults {
     pub token_ttl: TokenTtl,
     pub algorithm: Algorithm,
+    /// How long a next key is published before a rotation may make it sign.
+    pub key_publication_lead: u64,
+}
+
+impl Default for TenantDefaults {
+    fn default() -> Self {
+        Self {
+            token_ttl: TokenTtl::DEFAULT,
+            algorithm: Algorithm::default(),
+            key_publication_lead: KEY_PUBLICATION_LEAD_SECONDS,
+        }
+    }
 }
 
 /// The outcome of a scheduled rotation over every tenant.
@@ -183,14 +195,15 @@ impl Management {
 
     /// Promotes the tenant's next key to sign its tokens, keeps the previous key published
     /// until its tokens have expired and publishes a new next key. Refused while the next key
-    /// has not been published for [`KEY_PUBLICATION_LEAD_SECONDS`](crate::domain::KEY_PUBLICATION_LEAD_SECONDS).
+    /// has not been published for the configured lead time.
     pub async fn rotate_keys(&self, id: TenantId) -> Result<Tenant, ManagementError> {
         let now = self.clock.now();
+        let lead = self.defaults.key_publication_lead;
         let before = self.tenant(id).await?;
-        if now < before.keys.ready_at() {
+        if now < before.keys.ready_at(lead) {
             return Err(ManagementError::KeyNotReady(KeySetError::NextKeyNotReady {
                 published_at: before.keys.next().created_at,
-                ready_at: before.keys.ready_at(),
+                ready_at: before.keys.ready_at(lead),
             }));
         }
         let algorithm = before.keys.next_algorithm();
@@ -198,7 +211,7 @@ impl Management {
             if keys.next_algorithm() != algorithm {
                 return Err(ManagementError::Conflict);
             }
-            keys.rotate(new_next, now)
+            keys.rotate(new_next, now, lead)
                 .map_err(ManagementError::KeyNotReady)
         })
         .await
@@ -221,6 +234,11 @@ impl Management {
             Ok(keys.replace_next(new_next, now))
         })
         .await
+    }
+
+    /// When the tenant's next key may be promoted by a rotation.
+    pub fn rotation_allowed_at(&self, tenant: &Tenant) -> u64 {
+        tenant.keys.ready_at(self.defaults.key_publication_lead)
     }
 
     /// Rotates the keys of every tenant whose next key is ready: what a schedule runs.

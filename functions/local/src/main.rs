@@ -29,6 +29,11 @@ struct Args {
     /// Algorithm new tenants' tokens are signed with: RS256 or ES256.
     #[arg(long, env = "APPID_SIGNING_ALGORITHM", default_value = "RS256")]
     signing_algorithm: Algorithm,
+    /// Seconds a tenant's next key is published before a rotation may make it sign (0 to
+    /// 604800); longer than any verifier keeps a copy of the key set.
+    #[arg(long, env = "APPID_KEY_PUBLICATION_LEAD_SECONDS", default_value_t = appid::domain::KEY_PUBLICATION_LEAD_SECONDS,
+          value_parser = parse_key_lead)]
+    key_publication_lead: u64,
     /// Largest request body accepted, in bytes (1024 to 1048576).
     #[arg(long, env = "APPID_MAX_BODY_BYTES", default_value_t = appid::http::DEFAULT_MAX_BODY_BYTES,
           value_parser = parse_body_limit)]
@@ -59,6 +64,7 @@ async fn main() -> ExitCode {
         public_url: args.public_url,
         token_ttl: args.token_ttl,
         algorithm: args.signing_algorithm,
+        key_publication_lead: args.key_publication_lead,
         max_body_bytes: args.max_body_bytes,
         rate_limit: RateLimit {
             per_second: args.tenant_rate_limit,
@@ -92,6 +98,14 @@ fn parse_ttl(raw: &str) -> Result<TokenTtl, String> {
             TokenTtl::MAX
         )
     })
+}
+
+fn parse_key_lead(raw: &str) -> Result<u64, String> {
+    let range = appid::config::KEY_LEAD_RANGE;
+    raw.parse()
+        .ok()
+        .filter(|n| range.contains(n))
+        .ok_or_else(|| format!("expected seconds from {} to {}", range.start(), range.end()))
 }
 
 fn parse_body_limit(raw: &str) -> Result<usize, String> {

@@ -12,9 +12,10 @@ use std::str::FromStr;
 
 use super::TokenTtl;
 
-/// How long a next key is published before rotation may promote it. A verifier that refreshes
-/// its copy of the key set at least this often never meets a token signed by a key it lacks;
-/// the key set itself is served with a much shorter cache lifetime.
+/// How long a next key is published before rotation may promote it, unless configured
+/// otherwise. A verifier that refreshes its copy of the key set at least this often never meets
+/// a token signed by a key it lacks; the key set itself is served with a much shorter cache
+/// lifetime.
 pub const KEY_PUBLICATION_LEAD_SECONDS: u64 = 3_600;
 
 /// How long a key stays published after it stopped signing: the longest token lifetime, so that
@@ -192,20 +193,21 @@ impl KeySet {
         self.keys.iter().filter(move |k| k.is_published(now))
     }
 
-    /// When the next key may be promoted.
-    pub fn ready_at(&self) -> u64 {
-        self.next().created_at + KEY_PUBLICATION_LEAD_SECONDS
+    /// When the next key may be promoted, `lead` seconds after it was published.
+    pub fn ready_at(&self, lead: u64) -> u64 {
+        self.next().created_at + lead
     }
 
-    /// Promotes the next key, retires the current one and makes `new_next` the next key.
-    /// Returns the keys that are no longer published and were dropped, for their private halves
-    /// to be destroyed.
+    /// Promotes the next key if it has been published for `lead` seconds, retires the current
+    /// one and makes `new_next` the next key. Returns the keys that are no longer published and
+    /// were dropped, for their private halves to be destroyed.
     pub fn rotate(
         &mut self,
         new_next: SigningKey,
         now: u64,
+        lead: u64,
     ) -> Result<Vec<SigningKey>, KeySetError> {
-        let ready_at = self.ready_at();
+        let ready_at = self.ready_at(lead);
         if now < ready_at {
             return Err(KeySetError::NextKeyNotReady {
                 published_at: self.next().created_at,
@@ -263,6 +265,8 @@ impl KeySet {
 mod tests {
     use super::*;
 
+    const LEAD: u64 = KEY_PUBLICATION_LEAD_SECONDS;
+
     fn key(kid: &str, created_at: u64) -> SigningKey {
         SigningKey {
             kid: kid.into(),
@@ -287,7 +291,7 @@ mod tests {
         assert_eq!(kids(&set, 0), ["a", "b"]);
 
         let t1 = KEY_PUBLICATION_LEAD_SECONDS;
-        let dropped = set.rotate(key("c", t1), t1).expect("ready");
+        let dropped = set.rotate(key("c", t1), t1, LEAD).expect("ready");
         assert!(dropped.is_empty());
         assert_eq!(
             (set.current().kid.as_str(), set.next().kid.as_str()),
@@ -298,7 +302,7 @@ mod tests {
         assert_eq!(kids(&set, a_gone - 1), ["a", "b", "c"]);
         assert_eq!(kids(&set, a_gone), ["b", "c"]);
 
-        let dropped = set.rotate(key("d", a_gone), a_gone).expect("ready");
+        let dropped = set.rotate(key("d", a_gone), a_gone, LEAD).expect("ready");
         assert_eq!(
             dropped.iter().map(|k| &k.kid[..]).collect::<Vec<_>>(),
             ["a"]
@@ -311,16 +315,19 @@ mod tests {
     fn rotation_waits_until_the_next_key_has_been_published_long_enough() {
         let mut set = KeySet::new(key("a", 100), key("b", 100));
         let error = set
-            .rotate(key("c", 200), 100 + KEY_PUBLICATION_LEAD_SECONDS - 1)
+            .rotate(key("c", 200), 100 + LEAD - 1, LEAD)
             .expect_err("too early");
         assert_eq!(
             error,
             KeySetError::NextKeyNotReady {
                 published_at: 100,
-                ready_at: 100 + KEY_PUBLICATION_LEAD_SECONDS
+                ready_at: 100 + LEAD
             }
         );
         assert_eq!(set.current().kid, "a", "a refused rotation changes nothing");
+        set.rotate(key("c", 200), 200, 0)
+            .expect("with no lead, a next key may sign at once");
+        assert_eq!(set.current().kid, "b");
     }
 
     #[test]
@@ -337,7 +344,7 @@ mod tests {
         assert_eq!(dropped[0].kid, "b");
         assert_eq!(set.current().kid, "a");
         assert_eq!(set.next_algorithm(), Algorithm::Es256);
-        assert_eq!(set.ready_at(), 50 + KEY_PUBLICATION_LEAD_SECONDS);
+        assert_eq!(set.ready_at(LEAD), 50 + LEAD);
     }
 
     #[test]

@@ -396,11 +396,18 @@ pub(super) async fn handle(
                 }
                 _ => return Err(ApiError::MethodNotAllowed("GET, PUT")),
             };
-            ok(&KeyConfig::new(&tenant.map_err(management_error)?))
+            let tenant = tenant.map_err(management_error)?;
+            ok(&KeyConfig::new(
+                &tenant,
+                service.rotation_allowed_at(&tenant),
+            ))
         }
         (Resource::KeyRotation(t), Method::POST) => {
             let tenant = service.rotate_keys(t).await.map_err(management_error)?;
-            ok(&KeyConfig::new(&tenant))
+            ok(&KeyConfig::new(
+                &tenant,
+                service.rotation_allowed_at(&tenant),
+            ))
         }
         (resource, _) => return Err(ApiError::MethodNotAllowed(resource.allowed())),
     };
@@ -632,12 +639,12 @@ struct KeyView<'a> {
 }
 
 impl<'a> KeyConfig<'a> {
-    fn new(tenant: &'a Tenant) -> Self {
+    fn new(tenant: &'a Tenant, next_rotation_allowed_at: u64) -> Self {
         let keys = &tenant.keys;
         Self {
             algorithm: keys.current().algorithm,
             next_algorithm: keys.next_algorithm(),
-            next_rotation_allowed_at: keys.ready_at(),
+            next_rotation_allowed_at,
             keys: keys
                 .keys()
                 .iter()
