@@ -1,5 +1,5 @@
-"""Creates what template.yaml would create (the table and the signing key) in an emulator such
-as moto_server, and prints the functions' environment as KEY=VALUE lines.
+"""Creates what template.yaml would create in wrapped mode (the table and the wrapping key) in an
+emulator such as moto_server, and prints the functions' environment as KEY=VALUE lines.
 
     python infra/emulated_resources.py http://127.0.0.1:5000 > functions.env
 """
@@ -27,12 +27,13 @@ def main(endpoint: str) -> None:
         ],
         BillingMode="PAY_PER_REQUEST",
     )
-    key = session.client("kms", endpoint_url=endpoint).create_key(KeySpec="RSA_2048", KeyUsage="SIGN_VERIFY")
+    key = session.client("kms", endpoint_url=endpoint).create_key(KeySpec="SYMMETRIC_DEFAULT", KeyUsage="ENCRYPT_DECRYPT")
     print(f"AWS_ENDPOINT_URL={endpoint}")
     print(f"AWS_REGION={REGION}")
     print("AWS_ACCESS_KEY_ID=test")
     print("AWS_SECRET_ACCESS_KEY=test")
     print(f"APPID_TABLE_NAME={table}")
+    print("APPID_KMS_MODE=wrapped")
     print(f"APPID_KMS_KEY_ID={key['KeyMetadata']['Arn']}")
 
 

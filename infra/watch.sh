@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Runs both Lambda functions under `cargo lambda watch` against moto_server, with a fresh table
-# and signing key, so the AWS build of the product can be tried without an AWS account:
+# Runs the Lambda functions under `cargo lambda watch` against moto_server, with a fresh table
+# and wrapping key, so the AWS build of the product can be tried without an AWS account:
 #
 #   infra/watch.sh          # then follow the printed curl session
 #

@@ -68,6 +68,30 @@ pub struct TokenConfig {
     pub rate_limit: RateLimit,
 }
 
+/// The rotation function: rotates every tenant's keys on a schedule.
+#[derive(Debug)]
+pub struct RotationConfig {
+    pub table_name: String,
+    pub kms: KmsMode,
+    /// Its algorithm makes no difference here; its publication lead decides which tenants are
+    /// ready.
+    pub defaults: TenantDefaults,
+}
+
+impl RotationConfig {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(&env)
+    }
+
+    pub fn from_lookup(lookup: &dyn Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        Ok(Self {
+            table_name: required(lookup, TABLE_NAME)?,
+            kms: kms_mode(lookup)?,
+            defaults: tenant_defaults(lookup)?,
+        })
+    }
+}
+
 impl ManagementConfig {
     pub fn from_env() -> Result<Self, ConfigError> {
         Self::from_lookup(&env)
@@ -79,11 +103,7 @@ impl ManagementConfig {
             public_url: public_url(lookup)?,
             admin: admin_auth(lookup)?,
             kms: kms_mode(lookup)?,
-            defaults: TenantDefaults {
-                token_ttl: token_ttl(lookup)?,
-                algorithm: signing_algorithm(lookup)?,
-                key_publication_lead: key_publication_lead(lookup)?,
-            },
+            defaults: tenant_defaults(lookup)?,
             max_body_bytes: max_body_bytes(lookup)?,
         })
     }
@@ -126,6 +146,17 @@ pub fn token_ttl(lookup: &dyn Fn(&str) -> Option<String>) -> Result<TokenTtl, Co
             TokenTtl::MAX
         );
         invalid(TOKEN_TTL_SECONDS, reason)
+    })
+}
+
+/// What new tenants start with and how their keys rotate.
+pub fn tenant_defaults(
+    lookup: &dyn Fn(&str) -> Option<String>,
+) -> Result<TenantDefaults, ConfigError> {
+    Ok(TenantDefaults {
+        token_ttl: token_ttl(lookup)?,
+        algorithm: signing_algorithm(lookup)?,
+        key_publication_lead: key_publication_lead(lookup)?,
     })
 }
 

@@ -1,6 +1,7 @@
 """Widely used client libraries we did not write, with no glue code: they discover the
 endpoints from the metadata document, get tokens with both client authentication methods, and
-verify them by `kid`, issuer and audience; and they reject tokens that are not right."""
+verify them by `kid`, issuer and audience, for RS256 and ES256 tenants alike; they reject
+tokens that are not right; and a verifier's cached key set survives a key rotation."""
 
 import base64
 import json
@@ -15,24 +16,31 @@ from requests_oauthlib import OAuth2Session
 ADMIN = "interop-admin-token-0123456789abcdefghijklmn"
 
 
-@pytest.fixture
-def app(make_server):
-    server = make_server(admin_token=ADMIN)
-    headers = {"Authorization": f"Bearer {ADMIN}"}
-    tenant = requests.post(f"{server.url}/management/v4/tenants", json={"name": "Interop"}, headers=headers).json()
+HEADERS = {"Authorization": f"Bearer {ADMIN}"}
+
+
+def register(url, algorithm):
+    tenant = requests.post(f"{url}/management/v4/tenants", json={"name": "Interop", "algorithm": algorithm},
+                           headers=HEADERS).json()
     registered = requests.post(
-        f"{server.url}/management/v4/{tenant['tenantId']}/applications", json={"name": "worker"}, headers=headers
+        f"{url}/management/v4/{tenant['tenantId']}/applications", json={"name": "worker"}, headers=HEADERS
     ).json()
     discovery = requests.get(f"{registered['oAuthServerUrl']}/.well-known/openid-configuration")
     assert discovery.status_code == 200, discovery.text
-    return {**registered, "metadata": discovery.json()}
+    return {**registered, "metadata": discovery.json(), "algorithm": algorithm, "url": url}
 
 
-def verify(token, app, **overrides):
+@pytest.fixture(params=["RS256", "ES256"])
+def app(make_server, request):
+    return register(make_server(admin_token=ADMIN).url, request.param)
+
+
+def verify(token, app, jwks=None, **overrides):
     metadata = app["metadata"]
-    key = jwt.PyJWKClient(metadata["jwks_uri"]).get_signing_key_from_jwt(token)
+    key = (jwks or jwt.PyJWKClient(metadata["jwks_uri"])).get_signing_key_from_jwt(token)
     options = {"issuer": metadata["issuer"], "audience": app["clientId"], **overrides}
-    return jwt.decode(token, key.key, algorithms=["RS256"], **options)
+    # The verifier pins the tenant's algorithm, as a resource server should.
+    return jwt.decode(token, key.key, algorithms=[app["algorithm"]], **options)
 
 
 @pytest.mark.parametrize("method", ["client_secret_basic", "client_secret_post"])
@@ -62,6 +70,7 @@ def test_the_metadata_names_what_the_server_does(app):
     assert metadata["issuer"] == app["oAuthServerUrl"]
     assert metadata["grant_types_supported"] == ["client_credentials"]
     assert set(metadata["token_endpoint_auth_methods_supported"]) == {"client_secret_basic", "client_secret_post"}
+    assert app["algorithm"] in metadata["id_token_signing_alg_values_supported"]
     rfc8414 = app["oAuthServerUrl"].replace("/oauth/v4/", "/.well-known/oauth-authorization-server/oauth/v4/")
     assert requests.get(rfc8414).json() == metadata
 
@@ -101,3 +110,33 @@ def test_pyjwt_rejects_a_tampered_payload_or_an_unknown_key(app):
     unknown_kid = f"{reencode({**jwt.get_unverified_header(token), 'kid': 'not-a-published-key'})}.{payload}.{signature}"
     with pytest.raises(jwt.PyJWKClientError):
         verify(unknown_kid, app)
+
+
+def test_pyjwt_rejects_a_token_of_another_algorithm_than_the_tenants(app):
+    token = fresh_token(app)
+    other = "ES256" if app["algorithm"] == "RS256" else "RS256"
+    with pytest.raises((jwt.InvalidAlgorithmError, jwt.PyJWKClientError, jwt.InvalidKeyError)):
+        verify(token, {**app, "algorithm": other})
+
+
+@pytest.mark.parametrize("algorithm", ["RS256", "ES256"])
+def test_a_verifier_that_cached_the_key_set_verifies_tokens_of_the_old_and_new_key_after_a_rotation(
+    make_server, algorithm
+):
+    app = register(make_server(admin_token=ADMIN, key_publication_lead_seconds=0).url, algorithm)
+    jwks = jwt.PyJWKClient(app["metadata"]["jwks_uri"])
+    old = fresh_token(app)
+    verify(old, app, jwks=jwks)
+
+    tenant_id = app["tenantId"]
+    rotated = requests.post(f"{app['url']}/management/v4/{tenant_id}/config/keys/rotate", headers=HEADERS)
+    assert rotated.status_code == 200, rotated.text
+    new = fresh_token(app)
+    assert jwt.get_unverified_header(new)["kid"] != jwt.get_unverified_header(old)["kid"]
+
+    def refetch():
+        raise AssertionError("the key set was fetched again: the new key was not published in advance")
+
+    jwks.fetch_data = refetch
+    for token in (old, new):
+        assert verify(token, app, jwks=jwks)["client_id"] == app["clientId"]

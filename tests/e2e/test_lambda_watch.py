@@ -1,6 +1,6 @@
-"""Both Lambda functions under `cargo lambda watch` and `cargo lambda invoke`, against moto:
+"""The Lambda functions under `cargo lambda watch` and `cargo lambda invoke`, against moto:
 the seed flow through the function URLs the emulator serves, as README's section on
-cargo lambda describes it."""
+cargo lambda describes it, and the scheduled key rotation invoked as EventBridge would."""
 
 import json
 import os
@@ -42,6 +42,8 @@ def watch(tmp_path_factory):
         finally:
             sys.stdout = saved
         out.write(f"APPID_ADMIN_AUTH=token\nAPPID_ADMIN_TOKEN={ADMIN}\nAPPID_PUBLIC_URL={base}/token\n")
+        # Next keys may sign at once, so that the rotation below has work to do.
+        out.write("APPID_KEY_PUBLICATION_LEAD_SECONDS=0\n")
     log = open(env_file.with_suffix(".log"), "wb")
     process = subprocess.Popen(
         ["cargo", "lambda", "watch", "--invoke-address", "127.0.0.1", "--invoke-port", str(port),
@@ -115,3 +117,29 @@ def test_cargo_lambda_invoke_answers_an_api_gateway_event(watch):
     assert response["statusCode"] == 401
     assert response["headers"]["www-authenticate"] == 'Basic realm="appid"'
     assert json.loads(response["body"])["error"] == "invalid_client"
+
+
+def test_the_scheduled_rotation_rotates_tenant_keys_when_invoked(watch):
+    management = f"{watch['base']}/management/management/v4"
+    headers = {"Authorization": f"Bearer {ADMIN}"}
+    tenant = requests.post(f"{management}/tenants", json={"name": "Rotating", "algorithm": "ES256"},
+                           headers=headers, timeout=900)
+    assert tenant.status_code == 201, tenant.text
+    tenant_id = tenant.json()["tenantId"]
+    before = requests.get(f"{management}/{tenant_id}/config/keys", headers=headers).json()
+
+    scheduled = json.dumps({"source": "aws.scheduler", "detail-type": "Scheduled Event", "detail": {}})
+    result = subprocess.run(
+        ["cargo", "lambda", "invoke", "rotation", "--invoke-address", "127.0.0.1",
+         "--invoke-port", str(watch["port"]), "--data-ascii", scheduled],
+        cwd=ROOT, capture_output=True, text=True, timeout=900,
+    )
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["rotated"] >= 1, result.stdout
+
+    after = requests.get(f"{management}/{tenant_id}/config/keys", headers=headers).json()
+    status = {key["kid"]: key["status"] for key in after["keys"]}
+    old_current = next(k["kid"] for k in before["keys"] if k["status"] == "current")
+    old_next = next(k["kid"] for k in before["keys"] if k["status"] == "next")
+    assert (status[old_current], status[old_next]) == ("retiring", "current"), after
+    assert after["algorithm"] == "ES256"

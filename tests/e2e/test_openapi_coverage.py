@@ -87,7 +87,9 @@ def documented():
 
 @pytest.fixture
 def api(make_server):
-    return Recorder(make_server(admin_token=ADMIN).url)
+    # Next keys may sign at once, so that rotation answers 200 here; the 409 of a rotation
+    # that comes too early has a test of its own.
+    return Recorder(make_server(admin_token=ADMIN, key_publication_lead_seconds=0).url)
 
 
 def body_statuses(api, method, template, ids, valid_body, invalid_body):
@@ -183,6 +185,19 @@ def test_every_documented_operation_and_status_is_exercised_and_kept(api):
     body_statuses(api, "PUT", app_tokens, ids, {"access": {"expires_in": None}}, {"access": {"expires_in": 5}})
     api.call("PUT", app_tokens, missing_app, json={"access": {"expires_in": 900}})
 
+    key_config = "/management/v4/{tenantId}/config/keys"
+    api.call("GET", key_config, {"tenantId": t}, admin=False)
+    api.call("GET", key_config, {"tenantId": UNKNOWN})
+    api.call("GET", key_config, {"tenantId": t})
+    body_statuses(api, "PUT", key_config, {"tenantId": t}, {"algorithm": "ES256"}, {"algorithm": "HS256"})
+    api.call("PUT", key_config, {"tenantId": UNKNOWN}, json={"algorithm": "RS256"})
+    rotate = key_config + "/rotate"
+    api.call("POST", rotate, {"tenantId": t}, admin=False)
+    api.call("POST", rotate, {"tenantId": UNKNOWN})
+    rotated_keys = api.call("POST", rotate, {"tenantId": t}).json()
+    assert rotated_keys["algorithm"] == "ES256", rotated_keys
+    assert [k["status"] for k in rotated_keys["keys"]].count("retiring") == 1, rotated_keys
+
     token = "/oauth/v4/{tenantId}/token"
     form = {"Content-Type": "application/x-www-form-urlencoded"}
     good = (c, rotated.json()["secret"])
@@ -200,7 +215,8 @@ def test_every_documented_operation_and_status_is_exercised_and_kept(api):
     api.call("POST", token, {"tenantId": t}, auth=good, data="grant_type=client_credentials&pad=" + "x" * 20_000, headers=form)
 
     keys = "/oauth/v4/{tenantId}/publickeys"
-    api.call("GET", keys, {"tenantId": t})
+    published = api.call("GET", keys, {"tenantId": t}).json()["keys"]
+    assert sorted(k["kty"] for k in published) == ["EC", "EC", "RSA"], published
     api.call("GET", keys, {"tenantId": UNKNOWN})
     api.call("GET", "/openapi.yaml")
     for metadata in ["/oauth/v4/{tenantId}/.well-known/openid-configuration",
@@ -245,3 +261,12 @@ def test_a_tenant_over_its_rate_gets_the_documented_429(make_server):
     ]
     assert 429 in statuses, statuses
     assert ("post", "/oauth/v4/{tenantId}/token", "429") in api.seen
+
+
+def test_a_rotation_before_the_next_key_has_been_published_long_enough_gets_409(make_server):
+    api = Recorder(make_server(admin_token=ADMIN).url)
+    t = api.call("POST", "/management/v4/tenants", json={"name": "Patient"}).json()["tenantId"]
+    early = api.call("POST", "/management/v4/{tenantId}/config/keys/rotate", {"tenantId": t})
+    assert early.status_code == 409 and early.json()["error"] == "key_not_ready", early.text
+    keys = api.call("GET", "/management/v4/{tenantId}/config/keys", {"tenantId": t}).json()
+    assert keys["nextRotationAllowedAt"] >= keys["keys"][1]["createdAt"] + 3600, keys
