@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Load benchmark of appid-local: the release server pinned to core 0, the load generator to
-# core 1, RS256 tokens over keep-alive connections at 1, 16 and 64 connections, each for
-# BENCH_SECONDS (default 10). Prints tokens/s, p50, p99 and errors, and each throughput as a
-# fraction of this machine's one-core RSA-2048 signing rate. Per-tenant rate limiting is off;
-# request logs go to a file at the default level, as in production.
+# core 1, RS256 and ES256 tokens (one tenant each) over keep-alive connections at 1, 16 and 64
+# connections, each for BENCH_SECONDS (default 10). Prints tokens/s, p50, p99 and errors, and
+# each throughput as a fraction of this machine's one-core signing rate for that algorithm
+# (RSA-2048 or P-256). Per-tenant rate limiting is off; request logs go to a file at the
+# default level, as in production.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds=${BENCH_SECONDS:-10}
@@ -22,26 +23,32 @@ for _ in $(seq 1 100); do
   sleep 0.1
 done
 
-read -r tenant client secret < <(python3 - "$port" "$admin" <<'PY'
+tenants=$(python3 - "$port" "$admin" <<'PY'
 import json, sys, urllib.request
 port, admin = sys.argv[1], sys.argv[2]
 def post(path, body):
     request = urllib.request.Request(f"http://127.0.0.1:{port}{path}", json.dumps(body).encode(),
         {"Authorization": f"Bearer {admin}", "Content-Type": "application/json"})
     return json.load(urllib.request.urlopen(request))
-tenant = post("/management/v4/tenants", {"name": "bench"})["tenantId"]
-app = post(f"/management/v4/{tenant}/applications", {"name": "load"})
-print(tenant, app["clientId"], app["secret"])
+for algorithm in ("RS256", "ES256"):
+    tenant = post("/management/v4/tenants", {"name": f"bench {algorithm}", "algorithm": algorithm})["tenantId"]
+    app = post(f"/management/v4/{tenant}/applications", {"name": "load"})
+    print(algorithm, tenant, app["clientId"], app["secret"])
 PY
 )
 
-sign_rate=$(taskset -c 1 target/release/appid-load --sign-rate 3)
-echo "machine: $(nproc) cores; one-core RSA-2048 signing rate: ${sign_rate}/s"
-for connections in 1 16 64; do
-  line=$(taskset -c 1 target/release/appid-load "127.0.0.1:$port" "$tenant" "$client" "$secret" "$connections" "$seconds")
-  rate=$(sed -E 's/.*tokens_per_s=([0-9]+).*/\1/' <<<"$line")
-  echo "RS256 $line of_sign_rate=$(python3 -c "print(f'{$rate / $sign_rate:.0%}')")"
-done
+echo "machine: $(nproc) cores"
+while read -r algorithm tenant client secret; do
+  sign_rate=$(taskset -c 1 target/release/appid-load --sign-rate "$algorithm" 3)
+  echo "$algorithm one-core signing rate: ${sign_rate}/s"
+  for connections in 1 16 64; do
+    line=$(taskset -c 1 target/release/appid-load "127.0.0.1:$port" "$tenant" "$client" "$secret" "$connections" "$seconds")
+    rate=$(sed -E 's/.*tokens_per_s=([0-9]+).*/\1/' <<<"$line")
+    echo "$algorithm $line of_sign_rate=$(python3 -c "print(f'{$rate / $sign_rate:.0%}')")"
+  done
+done <<<"$tenants"
+# The cold start below uses the RS256 tenant.
+read -r _ tenant client secret <<<"$(head -1 <<<"$tenants")"
 
 # Cold start: from process start to the first token served, over the data directory above.
 kill "$server"

@@ -94,8 +94,8 @@ def test_a_tampered_or_foreign_token_does_not_verify(make_server):
     try:
         verify(token, other)
         raise AssertionError("a token of another tenant verified as its own")
-    except (jwt.InvalidIssuerError, jwt.InvalidAudienceError):
-        pass
+    except jwt.PyJWKClientError:
+        pass  # every tenant signs with keys of its own: the other one does not publish this kid
 
 
 def test_apps_and_the_signing_key_survive_a_restart(make_server, tmp_path):
@@ -119,7 +119,7 @@ def test_without_an_admin_token_one_is_generated_privately_and_required(make_ser
     assert str(token_file) in server.banner
     token = token_file.read_text().strip()
     assert token not in server.banner, "the token itself is never printed"
-    for path in [token_file, server.data_dir / "signing-key.p8"]:
+    for path in [token_file, server.data_dir / "master-key"]:
         assert stat.S_IMODE(path.stat().st_mode) == 0o600, path
     unauthenticated = requests.post(f"{server.url}/management/v4/tenants", json={"name": "x"})
     assert unauthenticated.status_code == 401

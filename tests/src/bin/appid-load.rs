@@ -1,14 +1,15 @@
 //! A load generator for the token endpoint: N keep-alive HTTP/1.1 connections each sending
 //! token requests back to back for a fixed time, then tokens per second, latency percentiles
-//! and errors. With `--sign-rate`, instead, the one-core RSA-2048 signing rate of this machine,
-//! the ceiling an RS256 token server can reach on one core.
+//! and errors. With `--sign-rate ALG`, instead, the one-core signing rate of this machine for
+//! RS256 (RSA-2048) or ES256 (P-256), through the same signer the server uses: the ceiling a
+//! token server of that algorithm can reach on one core.
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use aws_lc_rs::rand::SystemRandom;
-use aws_lc_rs::rsa::{KeyPair, KeySize};
-use aws_lc_rs::signature::RSA_PKCS1_SHA256;
+use appid::domain::Algorithm;
+use appid::ports::TokenSigner;
+use appid::signing::local::LocalSigner;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use bytes::Bytes;
@@ -29,13 +30,18 @@ struct Args {
 async fn main() {
     let argv: Vec<String> = std::env::args().skip(1).collect();
     if argv.first().map(String::as_str) == Some("--sign-rate") {
-        let seconds = argv.get(1).and_then(|s| s.parse().ok()).unwrap_or(3.0);
-        println!("{:.0}", sign_rate(Duration::from_secs_f64(seconds)));
+        let Some(algorithm) = argv.get(1).and_then(|a| a.parse().ok()) else {
+            eprintln!("usage: appid-load --sign-rate RS256|ES256 [SECONDS]");
+            std::process::exit(2);
+        };
+        let seconds = argv.get(2).and_then(|s| s.parse().ok()).unwrap_or(3.0);
+        let rate = sign_rate(algorithm, Duration::from_secs_f64(seconds)).await;
+        println!("{rate:.0}");
         return;
     }
     let Some(args) = parse(&argv) else {
         eprintln!(
-            "usage: appid-load ADDR TENANT CLIENT_ID SECRET CONNECTIONS SECONDS\n       appid-load --sign-rate [SECONDS]"
+            "usage: appid-load ADDR TENANT CLIENT_ID SECRET CONNECTIONS SECONDS\n       appid-load --sign-rate RS256|ES256 [SECONDS]"
         );
         std::process::exit(2);
     };
@@ -129,16 +135,14 @@ async fn connection(
     (latencies, errors)
 }
 
-/// RSA-2048 PKCS#1 v1.5 SHA-256 signatures per second on the current core.
-fn sign_rate(duration: Duration) -> f64 {
-    let key = KeyPair::generate(KeySize::Rsa2048).expect("RSA key generation");
-    let rng = SystemRandom::new();
-    let mut signature = vec![0; key.public_modulus_len()];
+/// Signatures per second on the current core with a key of `algorithm`, over a message the
+/// size of a token's signing input.
+async fn sign_rate(algorithm: Algorithm, duration: Duration) -> f64 {
+    let signer = LocalSigner::ephemeral(algorithm).expect("key generation");
     let message = [7u8; 600];
     let (started, mut count) = (Instant::now(), 0u64);
     while started.elapsed() < duration {
-        key.sign(&RSA_PKCS1_SHA256, &rng, &message, &mut signature)
-            .expect("sign");
+        signer.sign(&message).await.expect("sign");
         count += 1;
     }
     count as f64 / started.elapsed().as_secs_f64()
