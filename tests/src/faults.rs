@@ -1,11 +1,16 @@
-//! A store that injects the failures moto cannot produce on demand: throttling, unreadable
-//! items, and writers that always lose the race. It wraps a real store, so everything not
-//! faulted behaves as the real thing.
+//! A store and a key vault that inject the failures moto cannot produce on demand: throttling,
+//! unreadable items, writers that always lose the race, and KMS throttled, unreachable or with
+//! its key disabled. Each wraps a real adapter, so everything not faulted behaves as the real
+//! thing.
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use appid::domain::{App, ClientId, Role, RoleId, Tenant, TenantId};
-use appid::ports::{Page, PageRequest, Store, StoreError, TokenState};
+use appid::domain::{Algorithm, App, ClientId, Role, RoleId, SigningKey, Tenant, TenantId};
+use appid::jwk::Jwk;
+use appid::ports::{
+    KeyVault, Page, PageRequest, SignError, Store, StoreError, TokenSigner, TokenState,
+};
 use async_trait::async_trait;
 use uuid::Uuid;
 
@@ -157,5 +162,110 @@ impl<S: Store> Store for FaultyStore<S> {
     ) -> Result<TokenState, StoreError> {
         self.check(Call::Read)?;
         self.inner.token_state(tenant, client, jti).await
+    }
+}
+
+/// Which failure a [`FaultyVault`] injects while armed, as KMS reports them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyFault {
+    /// KMS is over its request quota.
+    Throttled,
+    /// The key is disabled, pending deletion or gone.
+    KeyUnusable,
+    /// KMS cannot be reached or timed out.
+    Unavailable,
+}
+
+/// A key vault, and the signers it opens, that fail on demand: every call while armed, whether
+/// to make, open or destroy a key or to sign. It wraps a real vault, so everything else behaves
+/// as the real thing.
+pub struct FaultyVault<V> {
+    inner: V,
+    fault: KeyFault,
+    armed: Arc<AtomicBool>,
+}
+
+impl<V> FaultyVault<V> {
+    pub fn new(inner: V, fault: KeyFault) -> Self {
+        Self {
+            inner,
+            fault,
+            armed: Arc::default(),
+        }
+    }
+
+    pub fn arm(&self) {
+        self.armed.store(true, Ordering::SeqCst);
+    }
+
+    /// The fault clears, as a throttled or unreachable KMS does by itself.
+    pub fn disarm(&self) {
+        self.armed.store(false, Ordering::SeqCst);
+    }
+}
+
+fn key_check(armed: &AtomicBool, fault: KeyFault) -> Result<(), SignError> {
+    if !armed.load(Ordering::SeqCst) {
+        return Ok(());
+    }
+    let injected = "injected KMS failure".into();
+    Err(match fault {
+        KeyFault::Throttled => SignError::Throttled(injected),
+        KeyFault::KeyUnusable => SignError::KeyUnusable(injected),
+        KeyFault::Unavailable => SignError::Unavailable(injected),
+    })
+}
+
+#[async_trait]
+impl<V: KeyVault> KeyVault for FaultyVault<V> {
+    async fn create_key(
+        &self,
+        tenant: &TenantId,
+        algorithm: Algorithm,
+        now: u64,
+    ) -> Result<SigningKey, SignError> {
+        key_check(&self.armed, self.fault)?;
+        self.inner.create_key(tenant, algorithm, now).await
+    }
+
+    async fn open(
+        &self,
+        tenant: &TenantId,
+        key: &SigningKey,
+    ) -> Result<Arc<dyn TokenSigner>, SignError> {
+        key_check(&self.armed, self.fault)?;
+        let inner = self.inner.open(tenant, key).await?;
+        Ok(Arc::new(FaultySigner {
+            inner,
+            fault: self.fault,
+            armed: Arc::clone(&self.armed),
+        }))
+    }
+
+    async fn destroy(&self, key: &SigningKey) -> Result<(), SignError> {
+        key_check(&self.armed, self.fault)?;
+        self.inner.destroy(key).await
+    }
+}
+
+struct FaultySigner {
+    inner: Arc<dyn TokenSigner>,
+    fault: KeyFault,
+    armed: Arc<AtomicBool>,
+}
+
+#[async_trait]
+impl TokenSigner for FaultySigner {
+    fn public_jwk(&self) -> &Jwk {
+        self.inner.public_jwk()
+    }
+
+    fn algorithm(&self) -> Algorithm {
+        self.inner.algorithm()
+    }
+
+    async fn sign(&self, signing_input: &[u8]) -> Result<Vec<u8>, SignError> {
+        key_check(&self.armed, self.fault)?;
+        self.inner.sign(signing_input).await
     }
 }

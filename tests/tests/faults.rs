@@ -7,7 +7,7 @@ use std::sync::Arc;
 use appid::http::AdminAuth;
 use appid::signing::local::LocalVault;
 use appid::store::embedded::EmbeddedStore;
-use appid_tests::faults::{Fault, FaultyStore};
+use appid_tests::faults::{Fault, FaultyStore, FaultyVault, KeyFault};
 use appid_tests::harness::{Answer, Functions};
 use serde_json::json;
 
@@ -168,4 +168,59 @@ async fn writers_that_keep_losing_races_get_409_and_change_nothing() {
         .admin_call("GET", &format!("/{t}/applications/{c}"), None)
         .await;
     assert_eq!(app.body["name"], json!("a"));
+}
+
+/// KMS throttled, unreachable, or with the key disabled: the token endpoint answers `503` with
+/// `Retry-After` and no detail, management changes that need a key apply wholly or not at all,
+/// and service resumes by itself once the fault clears.
+#[tokio::test]
+async fn a_failing_key_vault_answers_503_changes_nothing_and_recovers_by_itself() {
+    for fault in [
+        KeyFault::Throttled,
+        KeyFault::KeyUnusable,
+        KeyFault::Unavailable,
+    ] {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let store = Arc::new(EmbeddedStore::open(&dir.path().join("store.redb")).expect("store"));
+        let vault = Arc::new(FaultyVault::new(LocalVault::ephemeral(), fault));
+        let functions = Functions::over(store, vault.clone(), AdminAuth::Iam);
+        let tenant = functions.create_tenant("t").await;
+        let app = functions.register_app(&tenant, "a").await;
+        let (client_id, secret) = (
+            app["clientId"].as_str().expect("id"),
+            app["secret"].as_str().expect("secret"),
+        );
+        let before = functions.key_config(&tenant).await;
+        vault.arm();
+
+        let token = functions.request_token(&tenant, client_id, secret).await;
+        expect_error(&token, 503, "temporarily_unavailable");
+        assert_eq!(token.header("retry-after"), Some("1"), "{fault:?}");
+
+        let tenants = functions.admin_call("GET", "/tenants", None).await;
+        let created = functions
+            .admin_call("POST", "/tenants", Some(json!({"name": "new"})))
+            .await;
+        expect_error(&created, 503, "temporarily_unavailable");
+        let keys_path = format!("/{tenant}/config/keys");
+        let changed = functions
+            .admin_call("PUT", &keys_path, Some(json!({"algorithm": "ES256"})))
+            .await;
+        expect_error(&changed, 503, "temporarily_unavailable");
+        functions.advance(appid::domain::KEY_PUBLICATION_LEAD_SECONDS);
+        let rotated = functions
+            .admin_call("POST", &format!("{keys_path}/rotate"), None)
+            .await;
+        expect_error(&rotated, 503, "temporarily_unavailable");
+
+        vault.disarm();
+        assert_eq!(
+            functions.admin_call("GET", "/tenants", None).await.body,
+            tenants.body,
+            "no tenant half-created"
+        );
+        assert_eq!(functions.key_config(&tenant).await["keys"], before["keys"]);
+        let token = functions.request_token(&tenant, client_id, secret).await;
+        assert_eq!(token.status, 200, "{fault:?} cleared: {}", token.raw);
+    }
 }
