@@ -195,17 +195,16 @@ impl Management {
 
     /// Promotes the tenant's next key to sign its tokens, keeps the previous key published
     /// until its tokens have expired and publishes a new next key. Refused while the next key
-    /// has not been published for the configured lead time.
+    /// has not been published for the configured lead time, or while too many keys are still
+    /// retiring.
     pub async fn rotate_keys(&self, id: TenantId) -> Result<Tenant, ManagementError> {
         let now = self.clock.now();
         let lead = self.defaults.key_publication_lead;
         let before = self.tenant(id).await?;
-        if now < before.keys.ready_at(lead) {
-            return Err(ManagementError::KeyNotReady(KeySetError::NextKeyNotReady {
-                published_at: before.keys.next().created_at,
-                ready_at: before.keys.ready_at(lead),
-            }));
-        }
+        before
+            .keys
+            .check_rotation(now, lead)
+            .map_err(ManagementError::KeyNotReady)?;
         let algorithm = before.keys.next_algorithm();
         self.change_keys(id, algorithm, |keys, new_next| {
             if keys.next_algorithm() != algorithm {

@@ -18,6 +18,11 @@ use super::TokenTtl;
 /// lifetime.
 pub const KEY_PUBLICATION_LEAD_SECONDS: u64 = 3_600;
 
+/// At most this many keys may be retiring at once; a rotation that would exceed it waits until
+/// the oldest has retired. It bounds the key set, and so the tenant's record, when rotations
+/// come faster than keys retire.
+pub const MAX_RETIRING_KEYS: usize = 10;
+
 /// How long a key stays published after it stopped signing: the longest token lifetime, so that
 /// every token it signed expires first.
 pub const KEY_RETIREMENT_SECONDS: u64 = TokenTtl::MAX as u64;
@@ -142,6 +147,11 @@ pub enum KeySetError {
          verifiers have had time to fetch it"
     )]
     NextKeyNotReady { published_at: u64, ready_at: u64 },
+    #[error(
+        "{MAX_RETIRING_KEYS} keys are still published for the tokens they signed; the next \
+         rotation may happen from {ready_at} on, when the oldest has retired"
+    )]
+    TooManyRetiring { ready_at: u64 },
 }
 
 impl KeySet {
@@ -198,6 +208,33 @@ impl KeySet {
         self.next().created_at + lead
     }
 
+    /// Whether a rotation may happen at `now`: the next key has been published for `lead`
+    /// seconds, and fewer than [`MAX_RETIRING_KEYS`] keys are still retiring.
+    pub fn check_rotation(&self, now: u64, lead: u64) -> Result<(), KeySetError> {
+        let ready_at = self.ready_at(lead);
+        if now < ready_at {
+            return Err(KeySetError::NextKeyNotReady {
+                published_at: self.next().created_at,
+                ready_at,
+            });
+        }
+        let mut retiring: Vec<u64> = self
+            .keys
+            .iter()
+            .filter_map(|k| match k.state {
+                KeyState::Retiring { until } if now < until => Some(until),
+                _ => None,
+            })
+            .collect();
+        if retiring.len() >= MAX_RETIRING_KEYS {
+            retiring.sort_unstable();
+            return Err(KeySetError::TooManyRetiring {
+                ready_at: retiring[retiring.len() - MAX_RETIRING_KEYS],
+            });
+        }
+        Ok(())
+    }
+
     /// Promotes the next key if it has been published for `lead` seconds, retires the current
     /// one and makes `new_next` the next key. Returns the keys that are no longer published and
     /// were dropped, for their private halves to be destroyed.
@@ -207,13 +244,7 @@ impl KeySet {
         now: u64,
         lead: u64,
     ) -> Result<Vec<SigningKey>, KeySetError> {
-        let ready_at = self.ready_at(lead);
-        if now < ready_at {
-            return Err(KeySetError::NextKeyNotReady {
-                published_at: self.next().created_at,
-                ready_at,
-            });
-        }
+        self.check_rotation(now, lead)?;
         for key in &mut self.keys {
             key.state = match key.state {
                 KeyState::Current => KeyState::Retiring {
@@ -328,6 +359,25 @@ mod tests {
         set.rotate(key("c", 200), 200, 0)
             .expect("with no lead, a next key may sign at once");
         assert_eq!(set.current().kid, "b");
+    }
+
+    #[test]
+    fn rotation_waits_while_too_many_keys_are_still_retiring() {
+        let mut set = KeySet::new(key("k0", 0), key("k1", 0));
+        for i in 0..MAX_RETIRING_KEYS as u64 {
+            set.rotate(key(&format!("k{}", i + 2), i), i, 0)
+                .expect("room to retire");
+        }
+        let first_retired = KEY_RETIREMENT_SECONDS;
+        let error = set.rotate(key("late", 20), 20, 0).expect_err("full");
+        assert_eq!(
+            error,
+            KeySetError::TooManyRetiring {
+                ready_at: first_retired
+            }
+        );
+        set.rotate(key("late", first_retired), first_retired, 0)
+            .expect("the oldest has retired");
     }
 
     #[test]

@@ -12,7 +12,7 @@ mod url;
 pub use ids::{ClientId, InvalidId, RoleId, TenantId};
 pub use keys::{
     Algorithm, Custody, KEY_PUBLICATION_LEAD_SECONDS, KEY_RETIREMENT_SECONDS, KeySet, KeySetError,
-    KeyState, SigningKey, UnsupportedAlgorithm,
+    KeyState, MAX_RETIRING_KEYS, SigningKey, UnsupportedAlgorithm,
 };
 pub use names::{InvalidName, Name};
 pub use records::{
