@@ -19,6 +19,7 @@ pub mod jwt;
 pub mod keyring;
 #[cfg(feature = "embedded")]
 pub mod local;
+pub mod metrics;
 pub mod ports;
 pub mod ratelimit;
 pub mod service;

@@ -248,7 +248,18 @@ impl Management {
             let tenants = self.store.tenants(&page).await?;
             for tenant in &tenants.items {
                 match self.rotate_keys(tenant.id).await {
-                    Ok(_) => summary.rotated += 1,
+                    Ok(rotated) => {
+                        tracing::info!(
+                            target: "audit",
+                            action = "tenant.keys.rotate",
+                            actor = "schedule",
+                            tenant_id = %tenant.id,
+                            kid = %rotated.keys.current().kid,
+                            outcome = "success",
+                            "request"
+                        );
+                        summary.rotated += 1;
+                    }
                     Err(ManagementError::KeyNotReady(_) | ManagementError::TenantNotFound) => {
                         summary.not_ready += 1;
                     }

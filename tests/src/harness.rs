@@ -1,10 +1,12 @@
 //! The two Lambda functions in-process, as their `main`s wire them, over the embedded store and
 //! a local key vault (or any other adapters), with a pinned clock and pinned randomness.
 
-use std::sync::Arc;
+use std::io::Write;
+use std::sync::{Arc, Mutex};
 
 use appid::domain::BaseUrl;
 use appid::http::{AdminAuth, Api, lambda};
+use appid::metrics::MetricsSink;
 use appid::ports::{KeyVault, Store};
 use appid::service::{Management, TenantDefaults, TokenIssuer};
 use appid::signing::local::LocalVault;
@@ -30,7 +32,36 @@ pub struct Functions {
     pub public_url: Option<BaseUrl>,
     /// The clock both functions read; tests move it forward.
     pub clock: Arc<FixedClock>,
+    /// The Embedded Metric Format lines both functions wrote, as on Lambda's standard output.
+    pub metrics: SharedBuffer,
     _dir: Option<tempfile::TempDir>,
+}
+
+/// Bytes written by one side and read by another, as a metrics sink.
+#[derive(Clone, Default)]
+pub struct SharedBuffer(Arc<Mutex<Vec<u8>>>);
+
+impl SharedBuffer {
+    /// The JSON lines written since the last call.
+    pub fn take_lines(&self) -> Vec<Value> {
+        let bytes = std::mem::take(&mut *self.0.lock().expect("buffer"));
+        String::from_utf8(bytes)
+            .expect("UTF-8")
+            .lines()
+            .map(|line| serde_json::from_str(line).expect("a JSON line"))
+            .collect()
+    }
+}
+
+impl Write for SharedBuffer {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().expect("buffer").extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }
 
 /// A response as a caller sees it.
@@ -86,11 +117,16 @@ impl Functions {
             TenantDefaults::default(),
         );
         let issuer = TokenIssuer::new(store, vault, clock.clone(), random);
+        let metrics = SharedBuffer::default();
+        let sink = || MetricsSink::to(Box::new(metrics.clone()));
         Self {
-            management: Api::default().with_management(management, admin),
-            token: Api::default().with_oauth(issuer),
+            management: Api::default()
+                .with_metrics(sink())
+                .with_management(management, admin),
+            token: Api::default().with_metrics(sink()).with_oauth(issuer),
             public_url: None,
             clock,
+            metrics,
             _dir: None,
         }
     }

@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use appid::config::ManagementConfig;
 use appid::http::{Api, lambda};
+use appid::metrics::MetricsSink;
 use appid::ports::{SystemClock, SystemRandom};
 use appid::service::Management;
 use appid::signing::kms::KmsVault;
@@ -27,6 +28,7 @@ async fn main() -> Result<(), lambda_http::Error> {
         config.defaults,
     );
     let api = Api::default()
+        .with_metrics(MetricsSink::stdout())
         .with_max_body_bytes(config.max_body_bytes)
         .with_management(management, config.admin);
     lambda::run(api, config.public_url).await

@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use appid::config::TokenConfig;
 use appid::http::{Api, lambda};
+use appid::metrics::MetricsSink;
 use appid::ports::{SystemClock, SystemRandom};
 use appid::ratelimit::RateLimiter;
 use appid::service::TokenIssuer;
@@ -24,6 +25,7 @@ async fn main() -> Result<(), lambda_http::Error> {
     let clock = Arc::new(SystemClock);
     let issuer = TokenIssuer::new(store, vault, clock.clone(), Arc::new(SystemRandom));
     let api = Api::default()
+        .with_metrics(MetricsSink::stdout())
         .with_max_body_bytes(config.max_body_bytes)
         .with_rate_limiter(RateLimiter::new(config.rate_limit, clock))
         .with_oauth(issuer);

@@ -36,6 +36,7 @@ use http::{Method, Request, Response};
 pub use management::{AdminAuth, IamCaller, InvalidAdminToken};
 
 use crate::domain::{BaseUrl, ClientId, TenantId};
+use crate::metrics::{MetricsSink, RequestMetrics};
 use crate::ratelimit::RateLimiter;
 use crate::service::{Management, TokenIssuer};
 use errors::ApiError;
@@ -51,6 +52,7 @@ pub struct Api {
     management: Option<(Management, AdminAuth)>,
     oauth: Option<TokenIssuer>,
     limiter: Option<RateLimiter>,
+    metrics: Option<MetricsSink>,
     openapi: bool,
     max_body_bytes: usize,
 }
@@ -61,6 +63,7 @@ impl Default for Api {
             management: None,
             oauth: None,
             limiter: None,
+            metrics: None,
             openapi: false,
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
         }
@@ -86,6 +89,12 @@ impl Api {
     /// Limits each tenant's requests to the OAuth endpoints that take credentials.
     pub fn with_rate_limiter(mut self, limiter: RateLimiter) -> Self {
         self.limiter = Some(limiter);
+        self
+    }
+
+    /// Writes one Embedded Metric Format line per answered request to `sink`.
+    pub fn with_metrics(mut self, sink: MetricsSink) -> Self {
+        self.metrics = Some(sink);
         self
     }
 
@@ -118,7 +127,17 @@ impl Api {
                 error.into_response()
             }
         };
-        outcome.log(request.method(), &response, started);
+        let status = response.status().as_u16();
+        let latency_us = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
+        outcome.log(request.method(), status, latency_us);
+        if let Some(metrics) = &self.metrics {
+            metrics.record(&RequestMetrics {
+                route: outcome.route.unwrap_or("unrouted"),
+                status,
+                error: outcome.error,
+                latency_us,
+            });
+        }
         response
     }
 
@@ -194,9 +213,7 @@ impl Outcome {
     /// Our own failures are logged at ERROR, with their cause, where they are handled; this
     /// event records the outcome of every request alike. A management change is logged under
     /// the `audit` target, so the audit trail can be routed on its own.
-    fn log(&self, method: &Method, response: &Response<Bytes>, started: Instant) {
-        let status = response.status().as_u16();
-        let latency_us = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
+    fn log(&self, method: &Method, status: u16, latency_us: u64) {
         let outcome = if status < 400 { "success" } else { "failure" };
         macro_rules! event {
             ($($target:tt)*) => {
