@@ -88,6 +88,7 @@ impl TenantRecord {
         }
     }
 
+    #[cfg(feature = "embedded")]
     pub(crate) fn version(&self) -> Version {
         self.version
     }
@@ -192,6 +193,7 @@ impl AppRecord {
         }
     }
 
+    #[cfg(feature = "embedded")]
     pub(crate) fn version(&self) -> Version {
         self.version
     }
@@ -255,6 +257,7 @@ impl RoleRecord {
         }
     }
 
+    #[cfg(feature = "embedded")]
     pub(crate) fn version(&self) -> Version {
         self.version
     }
