@@ -93,6 +93,19 @@ async fn a_session_of_every_route_logs_outcomes_but_no_credential_or_token() {
         functions.token(Event::new("POST", &path).form(&body)).await;
     }
 
+    let keys = format!("/management/v4/{tenant}/config/keys");
+    for (method, path, body) in [
+        ("PUT", keys.clone(), Some(json!({"algorithm": "ES256"}))),
+        ("POST", format!("{keys}/rotate"), None),
+        ("GET", keys.clone(), None),
+    ] {
+        let mut event = Event::new(method, &path).header("authorization", &admin);
+        if let Some(body) = &body {
+            event = event.json(body);
+        }
+        functions.management(event).await;
+    }
+
     let logs = capture.text();
     let basic_header = basic(&client_id, &secret);
     assert!(

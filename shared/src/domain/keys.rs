@@ -408,6 +408,22 @@ mod tests {
     }
 
     #[test]
+    fn debug_output_never_shows_wrapped_key_material() {
+        let key = SigningKey {
+            custody: Custody::Wrapped {
+                ciphertext: vec![0xAB; 48],
+            },
+            ..key("a", 0)
+        };
+        let shown = format!("{key:?}");
+        assert!(shown.contains("ciphertext_bytes: 48"), "{shown}");
+        assert!(
+            !shown.contains("171") && !shown.to_lowercase().contains("ab, "),
+            "{shown}"
+        );
+    }
+
+    #[test]
     fn algorithms_parse_from_their_jose_names_only() {
         assert_eq!("ES256".parse(), Ok(Algorithm::Es256));
         assert_eq!("RS256".parse(), Ok(Algorithm::Rs256));
