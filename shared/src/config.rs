@@ -3,6 +3,7 @@
 //! CloudFormation cannot omit a variable conditionally.
 
 use crate::domain::{Algorithm, BaseUrl, TokenTtl};
+use crate::guessing::DEFAULT_FAILURES_PER_MINUTE;
 use crate::http::AdminAuth;
 use crate::ratelimit::RateLimit;
 use crate::service::TenantDefaults;
@@ -23,6 +24,7 @@ pub const ADMIN_TOKEN: &str = "APPID_ADMIN_TOKEN";
 pub const MAX_BODY_BYTES: &str = "APPID_MAX_BODY_BYTES";
 pub const TENANT_RATE_LIMIT: &str = "APPID_TENANT_RATE_LIMIT";
 pub const TENANT_BURST_LIMIT: &str = "APPID_TENANT_BURST_LIMIT";
+pub const AUTH_FAILURES_PER_MINUTE: &str = "APPID_AUTH_FAILURES_PER_MINUTE";
 
 /// The range an operator may set the request body limit in.
 pub const BODY_LIMIT_RANGE: std::ops::RangeInclusive<usize> = 1024..=1024 * 1024;
@@ -66,6 +68,8 @@ pub struct TokenConfig {
     pub kms: KmsMode,
     pub max_body_bytes: usize,
     pub rate_limit: RateLimit,
+    /// Failed authentications a client id and a source address may each have a minute.
+    pub auth_failures_per_minute: u32,
 }
 
 /// The rotation function: rotates every tenant's keys on a schedule.
@@ -121,6 +125,7 @@ impl TokenConfig {
             kms: kms_mode(lookup)?,
             max_body_bytes: max_body_bytes(lookup)?,
             rate_limit: rate_limit(lookup)?,
+            auth_failures_per_minute: auth_failures_per_minute(lookup)?,
         })
     }
 }
@@ -245,6 +250,20 @@ pub fn rate_limit(lookup: &dyn Fn(&str) -> Option<String>) -> Result<RateLimit, 
         ));
     }
     Ok(RateLimit { per_second, burst })
+}
+
+/// `APPID_AUTH_FAILURES_PER_MINUTE`: failed client authentications a client id and a source
+/// address may each have at once and regain a minute, default 10, 0 for no limit.
+pub fn auth_failures_per_minute(
+    lookup: &dyn Fn(&str) -> Option<String>,
+) -> Result<u32, ConfigError> {
+    optional(lookup, AUTH_FAILURES_PER_MINUTE)
+        .map(|raw| {
+            raw.parse()
+                .map_err(|_| invalid(AUTH_FAILURES_PER_MINUTE, "expected a whole number".into()))
+        })
+        .transpose()
+        .map(|n| n.unwrap_or(DEFAULT_FAILURES_PER_MINUTE))
 }
 
 /// `APPID_ADMIN_AUTH=iam` trusts API Gateway's IAM authorizer; otherwise (or with `token`)
@@ -396,6 +415,20 @@ mod tests {
 
     #[test]
     fn the_tenant_rate_defaults_on_and_can_be_turned_off() {
+        assert_eq!(auth_failures_per_minute(&lookup(&[])).ok(), Some(10));
+        let off = auth_failures_per_minute(&lookup(&[(AUTH_FAILURES_PER_MINUTE, "0")]));
+        assert_eq!(off.ok(), Some(0));
+        let bad = auth_failures_per_minute(&lookup(&[(AUTH_FAILURES_PER_MINUTE, "-1")])).err();
+        assert!(
+            matches!(
+                bad,
+                Some(ConfigError::Invalid {
+                    var: AUTH_FAILURES_PER_MINUTE,
+                    ..
+                })
+            ),
+            "{bad:?}"
+        );
         assert_eq!(rate_limit(&lookup(&[])).ok(), Some(RateLimit::DEFAULT));
         let custom = rate_limit(&lookup(&[(TENANT_RATE_LIMIT, "50")])).ok();
         assert_eq!(

@@ -13,6 +13,7 @@
 pub mod aws;
 pub mod config;
 pub mod domain;
+pub mod guessing;
 pub mod http;
 pub mod jwk;
 pub mod jwt;

@@ -16,6 +16,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use tokio::net::TcpListener;
 
 use crate::domain::{Algorithm, BaseUrl, TokenTtl};
+use crate::guessing::GuessingGuard;
 use crate::http::{AdminAuth, Api, InvalidAdminToken, server};
 use crate::ports::{Random, StoreError, SystemClock, SystemRandom};
 use crate::ratelimit::{RateLimit, RateLimiter};
@@ -40,6 +41,8 @@ pub struct Options {
     pub max_body_bytes: usize,
     /// Each tenant's request rate to the endpoints that take client credentials.
     pub rate_limit: RateLimit,
+    /// Failed client authentications a client id and a source address may each have a minute.
+    pub auth_failures_per_minute: u32,
     /// `APPID_ADMIN_TOKEN`; when absent one is generated and kept in the data directory.
     pub admin_token: Option<String>,
 }
@@ -98,7 +101,11 @@ pub async fn start(options: Options) -> Result<(TcpListener, BaseUrl, Arc<Api>),
         .with_oauth(issuer)
         .with_openapi()
         .with_max_body_bytes(options.max_body_bytes)
-        .with_rate_limiter(RateLimiter::new(options.rate_limit, Arc::new(SystemClock)));
+        .with_rate_limiter(RateLimiter::new(options.rate_limit, Arc::new(SystemClock)))
+        .with_guessing_guard(GuessingGuard::new(
+            options.auth_failures_per_minute,
+            Arc::new(SystemClock),
+        ));
 
     let listener =
         TcpListener::bind(options.listen)

@@ -6,8 +6,14 @@
 //! container; on AWS, API Gateway's route throttling (set to the same figures by the template)
 //! bounds the whole deployment. The check runs before the body is read or the store is asked,
 //! so a flood costs neither.
+//!
+//! [`Buckets`] is the token-bucket map behind it, also used by the failed-authentication
+//! budgets of [`crate::guessing`]: a bucket holds up to `capacity` units and regains
+//! `refill_per_second` units a second, and one event costs `cost` units. With whole-second
+//! clocks that expresses both "200 a second" and "10 a minute".
 
 use std::collections::HashMap;
+use std::hash::Hash;
 use std::sync::{Arc, Mutex};
 
 use crate::domain::TenantId;
@@ -38,13 +44,7 @@ impl RateLimit {
 pub struct RateLimiter {
     limit: RateLimit,
     clock: Arc<dyn Clock>,
-    buckets: Mutex<HashMap<TenantId, Bucket>>,
-}
-
-#[derive(Debug, Clone, Copy)]
-struct Bucket {
-    available: u64,
-    refilled_at: u64,
+    buckets: Buckets<TenantId>,
 }
 
 /// A request over the limit; retry after this many seconds.
@@ -55,10 +55,17 @@ pub struct Limited {
 
 impl RateLimiter {
     pub fn new(limit: RateLimit, clock: Arc<dyn Clock>) -> Self {
+        let refill = Refill {
+            capacity: u64::from(limit.burst.max(1)),
+            refill_per_second: u64::from(limit.per_second),
+            cost: 1,
+        };
         Self {
             limit,
             clock,
-            buckets: Mutex::new(HashMap::new()),
+            // A flood of made-up tenant ids must not keep real tenants out: beyond the bound,
+            // a tenant is served untracked.
+            buckets: Buckets::new(refill, MAX_TRACKED, WhenFull::Admit),
         }
     }
 
@@ -71,34 +78,117 @@ impl RateLimiter {
         if self.limit.per_second == 0 {
             return Ok(());
         }
-        let now = self.clock.now();
-        let (rate, burst) = (
-            u64::from(self.limit.per_second),
-            u64::from(self.limit.burst.max(1)),
-        );
+        self.buckets
+            .take(tenant, self.clock.now())
+            .map_err(|retry_after| Limited { retry_after })
+    }
+}
+
+/// The shape of every bucket of one map.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Refill {
+    pub capacity: u64,
+    pub refill_per_second: u64,
+    pub cost: u64,
+}
+
+impl Refill {
+    /// `count` events at once, regained at `count` per `period_seconds`.
+    pub const fn per(count: u64, period_seconds: u64) -> Self {
+        Self {
+            capacity: count * period_seconds,
+            refill_per_second: count,
+            cost: period_seconds,
+        }
+    }
+}
+
+/// What a full map does with a key it does not track yet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum WhenFull {
+    /// Let the event through untracked.
+    Admit,
+    /// Refuse the event, so that callers naming ever-new keys can neither grow the map nor
+    /// reset the count of a key they target.
+    Refuse,
+}
+
+/// Buckets by key, at most `max_tracked` of them. Full buckets carry no information and are
+/// swept when the map reaches its bound; if it is still at its bound after that, a new key is
+/// handled as `when_full` says.
+pub(crate) struct Buckets<K> {
+    refill: Refill,
+    max_tracked: usize,
+    when_full: WhenFull,
+    map: Mutex<HashMap<K, Bucket>>,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Bucket {
+    available: u64,
+    refilled_at: u64,
+}
+
+impl<K: Hash + Eq + Copy> Buckets<K> {
+    pub fn new(refill: Refill, max_tracked: usize, when_full: WhenFull) -> Self {
+        Self {
+            refill,
+            max_tracked,
+            when_full,
+            map: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Takes one event from `key`'s bucket, or says how many seconds until it could.
+    pub fn take(&self, key: K, now: u64) -> Result<(), u64> {
+        self.with_bucket(key, now, |bucket, cost| {
+            bucket.available = bucket.available.checked_sub(cost).ok_or(())?;
+            Ok(())
+        })
+    }
+
+    /// Whether `key`'s bucket holds one event, without taking it; otherwise the seconds until
+    /// it will.
+    pub fn check(&self, key: K, now: u64) -> Result<(), u64> {
+        self.with_bucket(key, now, |bucket, cost| {
+            (bucket.available >= cost).then_some(()).ok_or(())
+        })
+    }
+
+    fn with_bucket(
+        &self,
+        key: K,
+        now: u64,
+        apply: impl FnOnce(&mut Bucket, u64) -> Result<(), ()>,
+    ) -> Result<(), u64> {
+        let Refill {
+            capacity,
+            refill_per_second: rate,
+            cost,
+        } = self.refill;
+        let capacity = capacity.max(cost);
         // A poisoned lock only means another request panicked mid-update; the counts are still
         // integers, so go on with them.
-        let mut buckets = self
-            .buckets
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        if buckets.len() >= MAX_TRACKED {
-            buckets.retain(|_, b| now.saturating_sub(b.refilled_at) * rate < burst);
+        let mut map = self.map.lock().unwrap_or_else(|p| p.into_inner());
+        if !map.contains_key(&key) && map.len() >= self.max_tracked {
+            map.retain(|_, b| b.available + now.saturating_sub(b.refilled_at) * rate < capacity);
+            if map.len() >= self.max_tracked {
+                return match self.when_full {
+                    WhenFull::Admit => Ok(()),
+                    WhenFull::Refuse => Err(cost.div_ceil(rate.max(1))),
+                };
+            }
         }
-        let bucket = buckets.entry(tenant).or_insert(Bucket {
-            available: burst,
+        let bucket = map.entry(key).or_insert(Bucket {
+            available: capacity,
             refilled_at: now,
         });
         let elapsed = now.saturating_sub(bucket.refilled_at);
         if elapsed > 0 {
-            bucket.available = (bucket.available + elapsed.saturating_mul(rate)).min(burst);
+            bucket.available = (bucket.available + elapsed.saturating_mul(rate)).min(capacity);
             bucket.refilled_at = now;
         }
-        if bucket.available == 0 {
-            return Err(Limited { retry_after: 1 });
-        }
-        bucket.available -= 1;
-        Ok(())
+        apply(bucket, cost).map_err(|()| (cost - bucket.available).div_ceil(rate.max(1)).max(1))
     }
 }
 
@@ -157,5 +247,37 @@ mod tests {
         let limiter = RateLimiter::new(RateLimit::OFF, clock);
         let t = tenant();
         assert!((0..10_000).all(|_| limiter.check(t).is_ok()));
+    }
+
+    #[test]
+    fn a_full_map_admits_or_refuses_keys_it_cannot_track_as_told() {
+        let per_minute = Refill::per(1, 60);
+        for (when_full, expected) in [(WhenFull::Admit, Ok(())), (WhenFull::Refuse, Err(60))] {
+            let buckets = Buckets::new(per_minute, 2, when_full);
+            assert_eq!((buckets.take(1, 0), buckets.take(2, 0)), (Ok(()), Ok(())));
+            assert_eq!(buckets.take(3, 0), expected, "{when_full:?}");
+            assert_eq!(buckets.take(1, 0), Err(60), "a tracked key keeps its count");
+            assert_eq!(
+                buckets.take(3, 60),
+                Ok(()),
+                "full buckets are swept for new keys"
+            );
+        }
+    }
+
+    #[test]
+    fn checking_a_bucket_takes_nothing_from_it() {
+        let buckets = Buckets::new(Refill::per(2, 60), 10, WhenFull::Refuse);
+        assert!((0..5).all(|_| buckets.check('a', 0).is_ok()));
+        assert_eq!(
+            (buckets.take('a', 0), buckets.take('a', 0)),
+            (Ok(()), Ok(()))
+        );
+        assert_eq!(
+            buckets.check('a', 0),
+            Err(30),
+            "one of two a minute is back in 30 s"
+        );
+        assert_eq!(buckets.check('a', 30), Ok(()));
     }
 }

@@ -150,3 +150,18 @@ def test_the_server_log_holds_no_secret_token_or_credential(make_server):
     basic = base64.b64encode(f"{app['clientId']}:{app['secret']}".encode()).decode()
     for secret in [app["secret"], token, token.split(".")[2], ADMIN, basic]:
         assert secret not in log
+
+
+def test_repeated_failed_authentications_are_refused_but_not_the_holder(make_server):
+    server = make_server(admin_token=ADMIN, auth_failures_per_minute=2)
+    app = register_app(server.url, create_tenant(server.url)["tenantId"])
+    assert get_token(app).status_code == 200, "the holder authenticates from 127.0.0.1 first"
+    wrong = {**app, "secret": "not-the-secret"}
+    assert [get_token(wrong).status_code for _ in range(2)] == [401, 401]
+    refused = get_token(wrong)
+    assert refused.status_code == 429, refused.text
+    assert refused.json()["error_code"] == "too many requests"
+    assert int(refused.headers["Retry-After"]) >= 1
+    other = {**app, "clientId": "0b6c1a52-5f44-4d2b-9a43-6b3f1f0e2a11"}
+    assert get_token(other).status_code == 429, "the address is spent for every client id"
+    assert get_token(app).status_code == 200, "but never for the holder of the right secret"

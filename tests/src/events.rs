@@ -12,6 +12,8 @@ pub struct Event<'a> {
     pub body: Option<String>,
     pub domain: &'a str,
     pub iam_arn: Option<&'a str>,
+    /// The caller's address, API Gateway's `requestContext.http.sourceIp`.
+    pub source_ip: &'a str,
 }
 
 impl<'a> Event<'a> {
@@ -23,7 +25,13 @@ impl<'a> Event<'a> {
             body: None,
             domain: "abc123.execute-api.us-east-1.amazonaws.com",
             iam_arn: None,
+            source_ip: "203.0.113.9",
         }
+    }
+
+    pub fn from_ip(mut self, source_ip: &'a str) -> Self {
+        self.source_ip = source_ip;
+        self
     }
 
     pub fn header(mut self, name: &'a str, value: impl Into<String>) -> Self {
@@ -75,7 +83,7 @@ impl<'a> Event<'a> {
                 "domainName": self.domain,
                 "domainPrefix": "abc123",
                 "http": {"method": self.method, "path": self.path, "protocol": "HTTP/1.1",
-                    "sourceIp": "203.0.113.9", "userAgent": "test"},
+                    "sourceIp": self.source_ip, "userAgent": "test"},
                 "requestId": "req-1",
                 "routeKey": "$default",
                 "stage": "$default",

@@ -45,6 +45,11 @@ struct Args {
     /// Requests a tenant may make at once before its rate applies; twice the rate by default.
     #[arg(long, env = "APPID_TENANT_BURST_LIMIT")]
     tenant_burst_limit: Option<u32>,
+    /// Failed client authentications a client id, and a source address, may have at once and
+    /// regain per minute before further attempts are answered 429; 0 for no limit.
+    #[arg(long, env = "APPID_AUTH_FAILURES_PER_MINUTE",
+          default_value_t = appid::guessing::DEFAULT_FAILURES_PER_MINUTE)]
+    auth_failures_per_minute: u32,
     /// Write log lines as JSON instead of text.
     #[arg(long)]
     json_logs: bool,
@@ -73,6 +78,7 @@ async fn main() -> ExitCode {
                 .unwrap_or(args.tenant_rate_limit.saturating_mul(2))
                 .max(1),
         },
+        auth_failures_per_minute: args.auth_failures_per_minute,
         admin_token: std::env::var("APPID_ADMIN_TOKEN")
             .ok()
             .filter(|t| !t.is_empty()),

@@ -6,6 +6,7 @@
 use std::sync::Arc;
 
 use appid::config::TokenConfig;
+use appid::guessing::GuessingGuard;
 use appid::http::{Api, lambda};
 use appid::metrics::MetricsSink;
 use appid::ports::{SystemClock, SystemRandom};
@@ -27,7 +28,8 @@ async fn main() -> Result<(), lambda_http::Error> {
     let api = Api::default()
         .with_metrics(MetricsSink::stdout())
         .with_max_body_bytes(config.max_body_bytes)
-        .with_rate_limiter(RateLimiter::new(config.rate_limit, clock))
+        .with_rate_limiter(RateLimiter::new(config.rate_limit, clock.clone()))
+        .with_guessing_guard(GuessingGuard::new(config.auth_failures_per_minute, clock))
         .with_oauth(issuer);
     lambda::run(api, config.public_url).await
 }

@@ -53,6 +53,9 @@ pub(super) enum ApiError {
     UnsupportedGrantType,
     /// The tenant is over its request rate; carries the seconds to wait.
     TooManyRequests(u64),
+    /// Too many failed authentications for this client id or from this address; carries the
+    /// seconds to wait.
+    TooManyFailures(u64),
     /// A dependency is throttled or down; the caller should retry.
     TemporarilyUnavailable,
     /// A failure of ours that retrying will not fix.
@@ -91,7 +94,7 @@ impl ApiError {
             Self::UnsupportedGrantType => "unsupported_grant_type",
             Self::InvalidTarget(_) => "invalid_target",
             Self::UnauthorizedClient(_) => "unauthorized_client",
-            Self::TooManyRequests(_) => "too_many_requests",
+            Self::TooManyRequests(_) | Self::TooManyFailures(_) => "too_many_requests",
             Self::TemporarilyUnavailable => "temporarily_unavailable",
             Self::Internal => "server_error",
         }
@@ -116,7 +119,7 @@ impl ApiError {
             | Self::InvalidTarget(_)
             | Self::UnauthorizedClient(_)
             | Self::UnsupportedGrantType => StatusCode::BAD_REQUEST,
-            Self::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
+            Self::TooManyRequests(_) | Self::TooManyFailures(_) => StatusCode::TOO_MANY_REQUESTS,
             Self::TemporarilyUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -145,6 +148,11 @@ impl ApiError {
             Self::InvalidClient(why) | Self::UnauthorizedClient(why) => (*why).into(),
             Self::UnsupportedGrantType => "only grant_type=client_credentials is supported".into(),
             Self::TooManyRequests(_) => "this tenant is over its request rate; retry later".into(),
+            Self::TooManyFailures(_) => {
+                "too many failed client authentications for this client or from this address; \
+                 retry later"
+                    .into()
+            }
             Self::TemporarilyUnavailable => "the service is busy or degraded; retry shortly".into(),
             Self::Internal => "the server failed to handle this request".into(),
         }
@@ -152,7 +160,8 @@ impl ApiError {
 
     pub(super) fn into_response(self) -> Response<Bytes> {
         let description = self.description();
-        let error_code = matches!(self, Self::TooManyRequests(_)).then_some("too many requests");
+        let error_code = matches!(self, Self::TooManyRequests(_) | Self::TooManyFailures(_))
+            .then_some("too many requests");
         let body = ErrorBody {
             error: self.code(),
             error_code,
@@ -180,7 +189,7 @@ impl ApiError {
             Self::TemporarilyUnavailable => {
                 headers.insert(RETRY_AFTER, HeaderValue::from_static(RETRY_AFTER_SECONDS));
             }
-            Self::TooManyRequests(seconds) => {
+            Self::TooManyRequests(seconds) | Self::TooManyFailures(seconds) => {
                 headers.insert(RETRY_AFTER, HeaderValue::from(*seconds));
             }
             _ => {}

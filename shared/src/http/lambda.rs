@@ -10,6 +10,7 @@ use lambda_http::{Body, RequestExt, service_fn};
 
 use super::{Api, IamCaller};
 use crate::domain::BaseUrl;
+use crate::guessing::SourceAddr;
 
 /// Serves `api` until the Lambda runtime stops the process. `public_url`, when set, is the
 /// origin of every issuer URL; otherwise it is read from each request (see [`origin`]).
@@ -41,6 +42,9 @@ pub async fn handle(
     };
     if let Some(caller) = context.as_ref().and_then(iam_caller) {
         parts.extensions.insert(caller);
+    }
+    if let Some(source) = context.as_ref().and_then(source_addr) {
+        parts.extensions.insert(source);
     }
     let origin = public_url
         .cloned()
@@ -84,6 +88,15 @@ fn iam_caller(context: &RequestContext) -> Option<IamCaller> {
     let iam = ctx.authorizer.as_ref()?.iam.as_ref()?;
     let principal = iam.user_arn.clone().or_else(|| iam.caller_id.clone())?;
     Some(IamCaller(principal))
+}
+
+/// The caller's address as API Gateway saw it (`requestContext.http.sourceIp`), which the caller
+/// cannot set.
+fn source_addr(context: &RequestContext) -> Option<SourceAddr> {
+    let RequestContext::ApiGatewayV2(ctx) = context else {
+        return None;
+    };
+    ctx.http.source_ip.as_deref()?.parse().ok().map(SourceAddr)
 }
 
 /// Every body this API writes is JSON, so it goes back as text rather than base64.

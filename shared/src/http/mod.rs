@@ -36,6 +36,7 @@ use http::{Method, Request, Response};
 pub use management::{AdminAuth, IamCaller, InvalidAdminToken};
 
 use crate::domain::{BaseUrl, ClientId, TenantId};
+use crate::guessing::GuessingGuard;
 use crate::metrics::{MetricsSink, RequestMetrics};
 use crate::ratelimit::RateLimiter;
 use crate::service::{Management, TokenIssuer};
@@ -52,6 +53,7 @@ pub struct Api {
     management: Option<(Management, AdminAuth)>,
     oauth: Option<TokenIssuer>,
     limiter: Option<RateLimiter>,
+    guard: Option<GuessingGuard>,
     metrics: Option<MetricsSink>,
     openapi: bool,
     max_body_bytes: usize,
@@ -63,6 +65,7 @@ impl Default for Api {
             management: None,
             oauth: None,
             limiter: None,
+            guard: None,
             metrics: None,
             openapi: false,
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
@@ -89,6 +92,13 @@ impl Api {
     /// Limits each tenant's requests to the OAuth endpoints that take credentials.
     pub fn with_rate_limiter(mut self, limiter: RateLimiter) -> Self {
         self.limiter = Some(limiter);
+        self
+    }
+
+    /// Slows repeated failed client authentications per client id and per source address
+    /// (see [`crate::guessing`]).
+    pub fn with_guessing_guard(mut self, guard: GuessingGuard) -> Self {
+        self.guard = Some(guard);
         self
     }
 
@@ -162,8 +172,11 @@ impl Api {
             },
             ["oauth", "v4", tenant, endpoint @ ..] => match &self.oauth {
                 Some(issuer) => {
-                    let limiter = self.limiter.as_ref();
-                    oauth::handle(issuer, limiter, tenant, endpoint, request, origin, outcome).await
+                    let limits = oauth::Limits {
+                        rate: self.limiter.as_ref(),
+                        guessing: self.guard.as_ref(),
+                    };
+                    oauth::handle(issuer, limits, tenant, endpoint, request, origin, outcome).await
                 }
                 None => Err(ApiError::NotFound),
             },
@@ -178,7 +191,8 @@ impl Api {
             ] => match &self.oauth {
                 Some(issuer) => {
                     let endpoint = [".well-known", "oauth-authorization-server"];
-                    oauth::handle(issuer, None, tenant, &endpoint, request, origin, outcome).await
+                    let limits = oauth::Limits::default();
+                    oauth::handle(issuer, limits, tenant, &endpoint, request, origin, outcome).await
                 }
                 None => Err(ApiError::NotFound),
             },

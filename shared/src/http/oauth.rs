@@ -15,6 +15,7 @@ use super::errors::ApiError;
 use super::request::{check_body, only, strip_scheme};
 use super::response::{empty, json};
 use crate::domain::{BaseUrl, ClientId, PresentedSecret, Scope, TenantId};
+use crate::guessing::{Attempt, GuessingGuard, SourceAddr};
 use crate::jwt::VerifiedClaims;
 use crate::ratelimit::RateLimiter;
 use crate::service::{RevokeError, TokenError, TokenIssuer, TokenRequest};
@@ -60,9 +61,17 @@ struct TokenResponse<'a> {
     scope: Option<&'a str>,
 }
 
+/// The limits the endpoints that take client credentials apply before they spend anything on a
+/// request.
+#[derive(Default, Clone, Copy)]
+pub(super) struct Limits<'a> {
+    pub rate: Option<&'a RateLimiter>,
+    pub guessing: Option<&'a GuessingGuard>,
+}
+
 pub(super) async fn handle(
     issuer: &TokenIssuer,
-    limiter: Option<&RateLimiter>,
+    limits: Limits<'_>,
     tenant: &str,
     endpoint: &[&str],
     request: &Request<Bytes>,
@@ -74,16 +83,17 @@ pub(super) async fn handle(
             outcome.route = Some("token");
             only(request, &Method::POST, "POST")?;
             let tenant_id = parse_tenant(tenant, outcome)?;
-            within_rate(limiter, tenant_id)?;
-            token(issuer, tenant_id, request, origin, outcome).await
+            within_rate(limits.rate, tenant_id)?;
+            token(issuer, limits.guessing, tenant_id, request, origin, outcome).await
         }
         [operation @ ("introspect" | "revoke")] => {
             let revoke = *operation == "revoke";
             outcome.route = Some(if revoke { "revoke" } else { "introspect" });
             only(request, &Method::POST, "POST")?;
             let tenant_id = parse_tenant(tenant, outcome)?;
-            within_rate(limiter, tenant_id)?;
-            token_operation(issuer, tenant_id, request, origin, outcome, revoke).await
+            within_rate(limits.rate, tenant_id)?;
+            let guard = limits.guessing;
+            token_operation(issuer, guard, tenant_id, request, origin, outcome, revoke).await
         }
         ["publickeys"] => {
             outcome.route = Some("publickeys");
@@ -175,6 +185,7 @@ fn parse_tenant(segment: &str, outcome: &mut Outcome) -> Result<TenantId, ApiErr
 /// no store read.
 async fn token(
     issuer: &TokenIssuer,
+    guard: Option<&GuessingGuard>,
     tenant_id: TenantId,
     request: &Request<Bytes>,
     origin: &BaseUrl,
@@ -185,11 +196,13 @@ async fn token(
     let asked = form.token_request()?;
     let (client_id, secret) = client_credentials(request, form)?;
     outcome.client_id = client_id;
-    let client_id = client_id.ok_or(ApiError::InvalidClient(AUTHENTICATION_FAILED))?;
-    let issued = issuer
-        .issue(tenant_id, client_id, &secret, &asked, origin)
-        .await
-        .map_err(token_error)?;
+    let attempt = attempt(request, tenant_id, client_id, &secret);
+    let issued = guarded(guard, &attempt, async |client_id| {
+        issuer
+            .issue(tenant_id, client_id, &secret, &asked, origin)
+            .await
+    })
+    .await?;
     outcome.jti = Some(issued.jti);
     let body = TokenResponse {
         access_token: &issued.access_token,
@@ -204,6 +217,7 @@ async fn token(
 /// credentials, by either method the token endpoint accepts.
 async fn token_operation(
     issuer: &TokenIssuer,
+    guard: Option<&GuessingGuard>,
     tenant_id: TenantId,
     request: &Request<Bytes>,
     origin: &BaseUrl,
@@ -215,11 +229,12 @@ async fn token_operation(
     let token = token.ok_or_else(|| ApiError::InvalidRequest("token is required".into()))?;
     let (client_id, secret) = client_credentials(request, form)?;
     outcome.client_id = client_id;
-    let client_id = client_id.ok_or(ApiError::InvalidClient(AUTHENTICATION_FAILED))?;
-    issuer
-        .authenticate(tenant_id, client_id, &secret)
-        .await
-        .map_err(token_error)?;
+    let attempt = attempt(request, tenant_id, client_id, &secret);
+    let client_id = guarded(guard, &attempt, async |client_id| {
+        issuer.authenticate(tenant_id, client_id, &secret).await?;
+        Ok(client_id)
+    })
+    .await?;
     if revoke {
         issuer
             .revoke(tenant_id, client_id, &token, origin)
@@ -238,6 +253,51 @@ async fn token_operation(
         claims,
     };
     Ok(json(StatusCode::OK, &body))
+}
+
+/// Who is authenticating with what, and from where the entry point says the request came.
+fn attempt<'a>(
+    request: &Request<Bytes>,
+    tenant: TenantId,
+    client: Option<ClientId>,
+    secret: &'a PresentedSecret,
+) -> Attempt<'a> {
+    Attempt {
+        tenant,
+        client,
+        source: request.extensions().get::<SourceAddr>().copied(),
+        secret,
+    }
+}
+
+/// Runs `authenticate` (which authenticates the client and goes on with the request) under the
+/// guessing guard: refused unheard while the attempt's budgets are spent, a failed
+/// authentication charged to them, a success remembered. A client id that is not one fails
+/// like an unknown client, with no store read.
+async fn guarded<T>(
+    guard: Option<&GuessingGuard>,
+    attempt: &Attempt<'_>,
+    authenticate: impl AsyncFnOnce(ClientId) -> Result<T, TokenError>,
+) -> Result<T, ApiError> {
+    if let Some(guard) = guard {
+        guard
+            .admit(attempt)
+            .map_err(|slowed| ApiError::TooManyFailures(slowed.retry_after))?;
+    }
+    let result = match attempt.client {
+        Some(client_id) => authenticate(client_id).await,
+        None => Err(TokenError::InvalidClient),
+    };
+    if let Some(guard) = guard {
+        match &result {
+            Err(TokenError::InvalidClient) => guard.failed(attempt),
+            Ok(_) | Err(TokenError::InvalidScope(_) | TokenError::InvalidTarget) => {
+                guard.succeeded(attempt)
+            }
+            Err(TokenError::Store(_) | TokenError::Sign(_)) => {}
+        }
+    }
+    result.map_err(token_error)
 }
 
 /// RFC 7662 §2.2: `{"active": false}`, or the token's claims with `active: true`.

@@ -16,6 +16,7 @@ use tokio::net::TcpListener;
 use super::Api;
 use super::errors::ApiError;
 use crate::domain::BaseUrl;
+use crate::guessing::SourceAddr;
 
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(20);
 
@@ -30,7 +31,7 @@ pub async fn serve(
     let origin = Arc::new(origin);
     tokio::pin!(shutdown);
     loop {
-        let (stream, _) = tokio::select! {
+        let (stream, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok(connection) => connection,
                 // Running out of file descriptors or a reset during the handshake ends one
@@ -48,10 +49,12 @@ pub async fn serve(
         let _ = stream.set_nodelay(true);
         let api = Arc::clone(&api);
         let origin = Arc::clone(&origin);
+        let source = SourceAddr(peer.ip());
         tokio::spawn(async move {
-            let service = service_fn(move |request| {
+            let service = service_fn(move |mut request: hyper::Request<Incoming>| {
                 let api = Arc::clone(&api);
                 let origin = Arc::clone(&origin);
+                request.extensions_mut().insert(source);
                 async move { Ok::<_, std::convert::Infallible>(answer(&api, &origin, request).await) }
             });
             if let Err(error) = http1::Builder::new()
