@@ -161,6 +161,15 @@ async fn every_change_leaves_one_audit_event_without_secrets() {
     .await;
     f.admin_call("GET", &format!("/{tenant}/applications/{client_id}"), None)
         .await;
+    let new_secret = str_of(&rotated.body, "secret");
+    assert_eq!(
+        f.request_token(&tenant, client_id, new_secret).await.status,
+        200
+    );
+    assert_eq!(
+        f.request_token(&tenant, client_id, "wrong").await.status,
+        401
+    );
 
     let audit: Vec<Value> = capture
         .text()
@@ -182,6 +191,8 @@ async fn every_change_leaves_one_audit_event_without_secrets() {
         ("app.register", "success"),
         ("app.secret.rotate", "success"),
         ("app.rename", "failure"),
+        ("token.issue", "success"),
+        ("token.issue", "failure"),
     ];
     assert_eq!(
         summary,
@@ -189,12 +200,23 @@ async fn every_change_leaves_one_audit_event_without_secrets() {
         "reads are not audited"
     );
     for event in &audit {
-        assert_eq!(
-            event["fields"]["actor"],
-            json!("arn:aws:iam::123456789012:user/admin")
-        );
+        let actor = &event["fields"]["actor"];
+        if event["fields"]["action"] == json!("token.issue") {
+            assert_eq!(
+                event["fields"]["client_id"],
+                json!(client_id),
+                "the client acts"
+            );
+        } else {
+            assert_eq!(actor, &json!("arn:aws:iam::123456789012:user/admin"));
+        }
         assert_eq!(event["fields"]["tenant_id"], json!(tenant));
     }
+    assert_eq!(
+        audit.last().map(|e| &e["fields"]["error"]),
+        Some(&json!("invalid_client")),
+        "a failed authentication is in the audit trail"
+    );
     let logs = capture.text();
     assert!(
         !logs.contains(str_of(&app, "secret")) && !logs.contains(str_of(&rotated.body, "secret"))

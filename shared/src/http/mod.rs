@@ -215,7 +215,9 @@ impl Api {
 struct Outcome {
     route: Option<&'static str>,
     actor: Option<String>,
-    /// The change a management request asked for, for the audit trail.
+    /// What a request that changes or authenticates something asked for, for the audit trail:
+    /// management changes, and the token endpoints, whose failures with `invalid_client` are
+    /// the failed client authentications.
     action: Option<&'static str>,
     tenant_id: Option<TenantId>,
     client_id: Option<ClientId>,

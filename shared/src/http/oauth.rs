@@ -81,6 +81,7 @@ pub(super) async fn handle(
     match endpoint {
         ["token"] => {
             outcome.route = Some("token");
+            outcome.action = Some("token.issue");
             only(request, &Method::POST, "POST")?;
             let tenant_id = parse_tenant(tenant, outcome)?;
             within_rate(limits.rate, tenant_id)?;
@@ -89,6 +90,11 @@ pub(super) async fn handle(
         [operation @ ("introspect" | "revoke")] => {
             let revoke = *operation == "revoke";
             outcome.route = Some(if revoke { "revoke" } else { "introspect" });
+            outcome.action = Some(if revoke {
+                "token.revoke"
+            } else {
+                "token.introspect"
+            });
             only(request, &Method::POST, "POST")?;
             let tenant_id = parse_tenant(tenant, outcome)?;
             within_rate(limits.rate, tenant_id)?;
