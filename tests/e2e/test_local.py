@@ -136,6 +136,9 @@ def test_oversized_bodies_are_refused_while_streaming(make_server):
     )
     assert answer.status_code == 413
     assert answer.json()["error"] == "payload_too_large"
+    answer = requests.get(f"{server.url}/management/v4/tenants", headers={**admin_headers(), "X-Padding": "x" * 20_000})
+    assert answer.status_code == 431
+    assert answer.json()["error"] == "headers_too_large"
 
 
 def test_the_server_log_holds_no_secret_token_or_credential(make_server):

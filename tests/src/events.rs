@@ -10,6 +10,8 @@ pub struct Event<'a> {
     pub path: &'a str,
     pub headers: Vec<(&'a str, String)>,
     pub body: Option<String>,
+    /// Whether `body` is base64, as API Gateway sends bodies that are not UTF-8 text.
+    pub base64_body: bool,
     pub domain: &'a str,
     pub iam_arn: Option<&'a str>,
     /// The caller's address, API Gateway's `requestContext.http.sourceIp`.
@@ -23,6 +25,7 @@ impl<'a> Event<'a> {
             path,
             headers: Vec::new(),
             body: None,
+            base64_body: false,
             domain: "abc123.execute-api.us-east-1.amazonaws.com",
             iam_arn: None,
             source_ip: "203.0.113.9",
@@ -41,6 +44,14 @@ impl<'a> Event<'a> {
 
     pub fn body(mut self, body: impl Into<String>) -> Self {
         self.body = Some(body.into());
+        self
+    }
+
+    /// A body of raw bytes, base64-encoded in the event as API Gateway does.
+    pub fn binary_body(mut self, bytes: Vec<u8>) -> Self {
+        use base64::Engine;
+        self.body = Some(base64::engine::general_purpose::STANDARD.encode(bytes));
+        self.base64_body = true;
         self
     }
 
@@ -91,7 +102,7 @@ impl<'a> Event<'a> {
                 "timeEpoch": 1_796_324_400_000_u64
             },
             "body": self.body,
-            "isBase64Encoded": false
+            "isBase64Encoded": self.base64_body
         });
         lambda_http::request::from_str(&event.to_string()).expect("a valid API Gateway v2 event")
     }

@@ -7,7 +7,7 @@ pub enum InvalidName {
     Empty,
     #[error("name must be at most {max} characters", max = Name::MAX_CHARS)]
     TooLong,
-    #[error("name must not contain control characters")]
+    #[error("name must not contain control characters or bidirectional controls")]
     ControlCharacter,
     #[error("name must not start or end with whitespace")]
     Padded,
@@ -29,7 +29,7 @@ impl Name {
         if raw.chars().count() > Self::MAX_CHARS {
             return Err(InvalidName::TooLong);
         }
-        if raw.chars().any(char::is_control) {
+        if raw.chars().any(|c| c.is_control() || is_bidi_control(c)) {
             return Err(InvalidName::ControlCharacter);
         }
         if raw.trim() != raw {
@@ -41,6 +41,12 @@ impl Name {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+}
+
+/// The Unicode bidirectional controls (embeddings, overrides, isolates, marks): invisible
+/// characters that make a name display as another.
+fn is_bidi_control(c: char) -> bool {
+    matches!(c, '\u{200E}' | '\u{200F}' | '\u{061C}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
 }
 
 impl fmt::Debug for Name {
@@ -76,6 +82,15 @@ mod tests {
         );
         assert_eq!(Name::parse(" padded"), Err(InvalidName::Padded));
         assert_eq!(Name::parse("   "), Err(InvalidName::Padded));
+        assert_eq!(
+            Name::parse("invoice\u{202E}fdp.exe"),
+            Err(InvalidName::ControlCharacter),
+            "a right-to-left override"
+        );
         assert!(Name::parse("Billing API (prod)").is_ok());
+        assert!(
+            Name::parse("מערכת חיובים").is_ok(),
+            "right-to-left text itself is fine"
+        );
     }
 }

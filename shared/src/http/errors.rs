@@ -25,6 +25,8 @@ pub(super) enum ApiError {
     MethodNotAllowed(&'static str),
     /// Carries the limit in bytes.
     PayloadTooLarge(usize),
+    /// The request's headers together exceed the limit in bytes it carries.
+    HeadersTooLarge(usize),
     /// Carries the media type the route accepts.
     UnsupportedMediaType(&'static str),
     /// Management call without a valid admin credential.
@@ -78,6 +80,7 @@ impl ApiError {
             Self::NotFound => "not_found",
             Self::MethodNotAllowed(_) => "method_not_allowed",
             Self::PayloadTooLarge(_) => "payload_too_large",
+            Self::HeadersTooLarge(_) => "headers_too_large",
             Self::UnsupportedMediaType(_) => "unsupported_media_type",
             Self::Unauthorized => "unauthorized",
             Self::InvalidJson(_) => "invalid_json",
@@ -109,6 +112,7 @@ impl ApiError {
             Self::Conflict | Self::KeyNotReady(_) => StatusCode::CONFLICT,
             Self::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::HeadersTooLarge(_) => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::Unauthorized | Self::InvalidClient(_) => StatusCode::UNAUTHORIZED,
             Self::InvalidJson(_)
@@ -130,6 +134,7 @@ impl ApiError {
             Self::NotFound => "no route matches this path".into(),
             Self::MethodNotAllowed(allow) => format!("this route accepts only {allow}").into(),
             Self::PayloadTooLarge(limit) => format!("request body exceeds {limit} bytes").into(),
+            Self::HeadersTooLarge(limit) => format!("request headers exceed {limit} bytes").into(),
             Self::UnsupportedMediaType(expected) => {
                 format!("Content-Type must be {expected}").into()
             }

@@ -47,6 +47,10 @@ use errors::ApiError;
 /// scopes each) fits well within it.
 pub const DEFAULT_MAX_BODY_BYTES: usize = 16 * 1024;
 
+/// Requests whose header names and values add up to more than this are refused with `431`. The
+/// API needs a few hundred bytes of headers; API Gateway's own limit is 10 KB.
+pub const MAX_HEADER_BYTES: usize = 8 * 1024;
+
 /// The routes one entry point serves, with the services behind them. A Lambda function holds
 /// only its own half; the local server holds both.
 pub struct Api {
@@ -159,6 +163,12 @@ impl Api {
     ) -> Result<Response<Bytes>, ApiError> {
         if request.body().len() > self.max_body_bytes {
             return Err(ApiError::PayloadTooLarge(self.max_body_bytes));
+        }
+        let header_bytes: usize = (request.headers().iter())
+            .map(|(name, value)| name.as_str().len() + value.len())
+            .sum();
+        if header_bytes > MAX_HEADER_BYTES {
+            return Err(ApiError::HeadersTooLarge(MAX_HEADER_BYTES));
         }
         let path = request.uri().path();
         let segments: Vec<&str> = path.strip_prefix('/').unwrap_or(path).split('/').collect();

@@ -21,6 +21,10 @@ use crate::ratelimit::RateLimiter;
 use crate::service::{RevokeError, TokenError, TokenIssuer, TokenRequest};
 
 const FORM: &str = "application/x-www-form-urlencoded";
+
+/// A token, introspection or revocation request needs a handful of parameters; one with more
+/// than this is refused rather than scanned.
+const MAX_FORM_PARAMETERS: usize = 32;
 const GRANT_CLIENT_CREDENTIALS: &str = "client_credentials";
 
 /// Verifiers may cache the key set (and the metadata naming it) this long, so a new signing key
@@ -355,7 +359,11 @@ impl TokenForm {
     fn parse(body: &[u8]) -> Result<Self, ApiError> {
         let mut form = Self::default();
         let mut seen = [false; SINGLE_PARAMETERS.len()];
-        for (name, value) in form_urlencoded::parse(body) {
+        for (count, (name, value)) in form_urlencoded::parse(body).enumerate() {
+            if count == MAX_FORM_PARAMETERS {
+                let why = format!("a request may carry at most {MAX_FORM_PARAMETERS} parameters");
+                return Err(ApiError::InvalidRequest(why.into()));
+            }
             let Some(index) = SINGLE_PARAMETERS.iter().position(|p| *p == name) else {
                 continue;
             };

@@ -20,6 +20,10 @@ use crate::guessing::SourceAddr;
 
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(20);
 
+/// hyper buffers at most this much of a request head; larger heads get hyper's own `431`.
+/// Heads between [`super::MAX_HEADER_BYTES`] and this get the API's JSON `431`.
+const READ_BUFFER_BYTES: usize = 64 * 1024;
+
 /// Accepts connections on `listener` until `shutdown` completes. `origin` is the public URL the
 /// server is reached at, the base of every issuer URL.
 pub async fn serve(
@@ -58,6 +62,7 @@ pub async fn serve(
                 async move { Ok::<_, std::convert::Infallible>(answer(&api, &origin, request).await) }
             });
             if let Err(error) = http1::Builder::new()
+                .max_buf_size(READ_BUFFER_BYTES)
                 .serve_connection(TokioIo::new(stream), service)
                 .await
             {
