@@ -7,8 +7,13 @@ generated here and the private key is encrypted with moto's Encrypt for the same
 context, so moto's Decrypt opens it exactly as KMS's would, and refuses it under any other
 context.
 
-ScheduleKeyDeletion takes a key id or a key ARN in AWS; moto fails on an ARN, so the ARN is
-turned into the key id before moto's own implementation runs.
+ScheduleKeyDeletion, CancelKeyDeletion, EnableKey and DisableKey take a key id or a key ARN in
+AWS; moto fails on an ARN, so the ARN is turned into the key id before moto's own
+implementation runs.
+
+AWS refuses Sign, Encrypt and Decrypt with a key that is not enabled: `DisabledException` for a
+disabled key, `KMSInvalidStateException` for one pending deletion. moto uses such keys as if
+they were enabled; here they are refused as AWS refuses them.
 
 Run as `python infra/moto_server.py -H HOST -p PORT`, like `moto_server`.
 """
@@ -18,6 +23,7 @@ import json
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from moto.core.exceptions import JsonRESTError
 from moto.kms.exceptions import ValidationException
 from moto.kms.models import KmsBackend
 from moto.kms.responses import KmsResponse
@@ -68,14 +74,46 @@ def generate_data_key_pair_without_plaintext(self: KmsResponse) -> str:
 
 KmsResponse.generate_data_key_pair_without_plaintext = generate_data_key_pair_without_plaintext
 
-_schedule_key_deletion = KmsBackend.schedule_key_deletion
+def by_any_id(operation):
+    def taking_arns(self: KmsBackend, key_id: str, *args, **kwargs):
+        return operation(self, self.any_id_to_key_id(key_id), *args, **kwargs)
+
+    return taking_arns
 
 
-def schedule_key_deletion(self: KmsBackend, key_id: str, pending_window_in_days: int) -> float:
-    return _schedule_key_deletion(self, self.any_id_to_key_id(key_id), pending_window_in_days)
+for name in ("schedule_key_deletion", "cancel_key_deletion", "enable_key", "disable_key"):
+    setattr(KmsBackend, name, by_any_id(getattr(KmsBackend, name)))
 
 
-KmsBackend.schedule_key_deletion = schedule_key_deletion
+def ensure_enabled(backend: KmsBackend, key_id: str) -> None:
+    key = backend.describe_key(key_id)
+    if key.key_state == "Disabled":
+        raise JsonRESTError("DisabledException", f"{key.arn} is disabled.")
+    if key.key_state != "Enabled":
+        raise JsonRESTError("KMSInvalidStateException", f"{key.arn} is {key.key_state}.")
+
+
+def before(operation):
+    def guarded(self: KmsBackend, key_id: str, *args, **kwargs):
+        ensure_enabled(self, key_id)
+        return operation(self, key_id, *args, **kwargs)
+
+    return guarded
+
+
+_decrypt = KmsBackend.decrypt
+
+
+def decrypt(self: KmsBackend, *args, **kwargs):
+    # The key of a Decrypt is known only from its ciphertext, so it is checked on moto's answer.
+    plaintext, arn = _decrypt(self, *args, **kwargs)
+    ensure_enabled(self, arn)
+    return plaintext, arn
+
+
+KmsBackend.sign = before(KmsBackend.sign)
+KmsBackend.encrypt = before(KmsBackend.encrypt)
+KmsBackend.decrypt = decrypt
 
 if __name__ == "__main__":
     main()
