@@ -47,18 +47,61 @@ impl Deployment {
     }
 }
 
-/// A tenant with one app: the tenant id, the client id and the secret.
-async fn tenant_with_app(functions: &Functions) -> (String, String, String) {
-    let tenant = functions.create_tenant("Acme").await;
-    let app = functions.register_app(&tenant, "worker").await;
-    let field = |name: &str| app[name].as_str().expect(name).to_owned();
-    (tenant, field("clientId"), field("secret"))
+/// A tenant with one app, and the token function that serves it.
+struct Caller<'a> {
+    functions: &'a Functions,
+    tenant: String,
+    client_id: String,
+    secret: String,
 }
 
-fn assert_unavailable(answer: &Answer) {
-    answer.assert_error(503, "temporarily_unavailable");
-    assert_eq!(answer.header("retry-after"), Some("1"));
-    assert_eq!(answer.header("cache-control"), Some("no-store"));
+impl<'a> Caller<'a> {
+    /// Registers a tenant and an app through `setup`; tokens are asked of `functions`.
+    async fn registered(setup: &Functions, functions: &'a Functions) -> Self {
+        let tenant = setup.create_tenant("Acme").await;
+        let app = setup.register_app(&tenant, "worker").await;
+        let field = |name: &str| app[name].as_str().expect(name).to_owned();
+        Self {
+            functions,
+            client_id: field("clientId"),
+            secret: field("secret"),
+            tenant,
+        }
+    }
+
+    async fn token(&self) -> Answer {
+        (self.functions)
+            .request_token(&self.tenant, &self.client_id, &self.secret)
+            .await
+    }
+
+    async fn assert_served(&self, why: &str) {
+        let answer = self.token().await;
+        assert_eq!(answer.status, 200, "{why}: {}", answer.raw);
+    }
+
+    async fn assert_unavailable(&self) {
+        let answer = self.token().await;
+        answer.assert_error(503, "temporarily_unavailable");
+        assert_eq!(answer.header("retry-after"), Some("1"));
+        assert_eq!(answer.header("cache-control"), Some("no-store"));
+    }
+}
+
+async fn set_enabled(kms: &aws_sdk_kms::Client, key: &str, enabled: bool) {
+    if enabled {
+        kms.enable_key()
+            .key_id(key)
+            .send()
+            .await
+            .expect("enable the key");
+    } else {
+        kms.disable_key()
+            .key_id(key)
+            .send()
+            .await
+            .expect("disable the key");
+    }
 }
 
 #[tokio::test]
@@ -68,15 +111,9 @@ async fn a_disabled_or_deleted_signing_key_is_503_and_service_resumes_when_it_is
         deployment: "appid-test".into(),
     };
     let functions = d.functions(mode).await;
-    let (tenant, client_id, secret) = tenant_with_app(&functions).await;
-    assert_eq!(
-        functions
-            .request_token(&tenant, &client_id, &secret)
-            .await
-            .status,
-        200
-    );
-    let tenant_id: TenantId = tenant.parse().expect("tenant id");
+    let caller = Caller::registered(&functions, &functions).await;
+    caller.assert_served("before any fault").await;
+    let tenant_id: TenantId = caller.tenant.parse().expect("tenant id");
     let stored = d
         .store
         .tenant(&tenant_id)
@@ -87,54 +124,23 @@ async fn a_disabled_or_deleted_signing_key_is_503_and_service_resumes_when_it_is
         panic!("direct mode signs in KMS");
     };
 
-    d.kms
-        .disable_key()
-        .key_id(key_arn)
-        .send()
-        .await
-        .expect("disable");
-    assert_unavailable(&functions.request_token(&tenant, &client_id, &secret).await);
-    d.kms
-        .enable_key()
-        .key_id(key_arn)
-        .send()
-        .await
-        .expect("enable");
-    assert_eq!(
-        functions
-            .request_token(&tenant, &client_id, &secret)
-            .await
-            .status,
-        200
-    );
+    set_enabled(&d.kms, key_arn, false).await;
+    caller.assert_unavailable().await;
+    set_enabled(&d.kms, key_arn, true).await;
+    caller.assert_served("once the key is enabled again").await;
 
-    let deletion = d
-        .kms
-        .schedule_key_deletion()
-        .key_id(key_arn)
-        .pending_window_in_days(7);
-    deletion.send().await.expect("schedule deletion");
-    assert_unavailable(&functions.request_token(&tenant, &client_id, &secret).await);
-    d.kms
-        .cancel_key_deletion()
-        .key_id(key_arn)
+    let deletion = d.kms.schedule_key_deletion().key_id(key_arn);
+    deletion
+        .pending_window_in_days(7)
         .send()
         .await
-        .expect("cancel deletion");
+        .expect("schedule deletion");
+    caller.assert_unavailable().await;
+    let cancel = d.kms.cancel_key_deletion().key_id(key_arn).send().await;
+    cancel.expect("cancel deletion");
     // KMS leaves a key whose deletion was cancelled disabled.
-    d.kms
-        .enable_key()
-        .key_id(key_arn)
-        .send()
-        .await
-        .expect("enable");
-    assert_eq!(
-        functions
-            .request_token(&tenant, &client_id, &secret)
-            .await
-            .status,
-        200
-    );
+    set_enabled(&d.kms, key_arn, true).await;
+    caller.assert_served("once the deletion is cancelled").await;
 }
 
 #[tokio::test]
@@ -145,44 +151,18 @@ async fn a_disabled_wrapping_key_is_503_for_keys_not_yet_opened_and_then_recover
         wrapping_key: wrapping_key.clone(),
     };
     let setup = d.functions(mode.clone()).await;
-    let (tenant, client_id, secret) = tenant_with_app(&setup).await;
     // A fresh token function, as after a cold start, that has opened no key yet.
     let functions = d.functions(mode).await;
+    let caller = Caller::registered(&setup, &functions).await;
 
-    d.kms
-        .disable_key()
-        .key_id(&wrapping_key)
-        .send()
-        .await
-        .expect("disable");
-    assert_unavailable(&functions.request_token(&tenant, &client_id, &secret).await);
-    d.kms
-        .enable_key()
-        .key_id(&wrapping_key)
-        .send()
-        .await
-        .expect("enable");
-    assert_eq!(
-        functions
-            .request_token(&tenant, &client_id, &secret)
-            .await
-            .status,
-        200
-    );
-    d.kms
-        .disable_key()
-        .key_id(&wrapping_key)
-        .send()
-        .await
-        .expect("disable");
-    assert_eq!(
-        functions
-            .request_token(&tenant, &client_id, &secret)
-            .await
-            .status,
-        200,
-        "a key opened once is kept: no KMS call per token"
-    );
+    set_enabled(&d.kms, &wrapping_key, false).await;
+    caller.assert_unavailable().await;
+    set_enabled(&d.kms, &wrapping_key, true).await;
+    caller.assert_served("once the key is enabled again").await;
+    set_enabled(&d.kms, &wrapping_key, false).await;
+    caller
+        .assert_served("a key opened once is kept: no KMS call per token")
+        .await;
 }
 
 /// A DynamoDB endpoint that refuses connections, and one that accepts them and never answers:
@@ -208,7 +188,6 @@ async fn an_unreachable_or_silent_dynamodb_is_503_within_the_sdk_timeouts() {
         deployment: "appid-test".into(),
     };
     let setup = d.functions(mode.clone()).await;
-    let (tenant, client_id, secret) = tenant_with_app(&setup).await;
     for endpoint in [refused_at, silent_at] {
         let sdk = appid::aws::sdk_config().await;
         let config = aws_sdk_dynamodb::config::Builder::from(&sdk)
@@ -223,8 +202,9 @@ async fn an_unreachable_or_silent_dynamodb_is_503_within_the_sdk_timeouts() {
             .await
             .expect("vault");
         let functions = Functions::over(Arc::new(store), Arc::new(vault), AdminAuth::Iam);
+        let caller = Caller::registered(&setup, &functions).await;
         let started = Instant::now();
-        assert_unavailable(&functions.request_token(&tenant, &client_id, &secret).await);
+        caller.assert_unavailable().await;
         assert!(
             started.elapsed() < Duration::from_secs(10),
             "{endpoint}: answered after {:?}",
