@@ -12,8 +12,24 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds=${FUZZ_SECONDS:-60}
 command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked
+# Token-shaped seeds (headers of both algorithms, claims, a signature-sized tail) let the
+# verifier's fuzzing start past the base64 and JSON layers.
+seed_tokens() {
+  python3 - "$1" <<'PY'
+import base64, json, sys
+b64 = lambda value: base64.urlsafe_b64encode(value).rstrip(b"=").decode()
+claims = {"iss": "http://127.0.0.1:8080/oauth/v4/t", "sub": "c", "aud": ["c"], "exp": 4102444800,
+          "iat": 1, "jti": "j", "tenant": "t", "client_id": "c", "amr": ["appid_client_credentials"], "ver": 4}
+for alg, size in (("RS256", 256), ("ES256", 64)):
+    header = {"alg": alg, "typ": "at+jwt", "kid": "k" * 43}
+    token = ".".join([b64(json.dumps(header).encode()), b64(json.dumps(claims).encode()), b64(bytes(size))])
+    with open(f"{sys.argv[1]}/seed-{alg}", "w") as seed:
+        seed.write(token)
+PY
+}
 for target in api_request presented_token; do
   mkdir -p "tests/fuzz/corpus/$target"
+  [ "$target" = presented_token ] && seed_tokens "tests/fuzz/corpus/$target"
   cargo fuzz run --fuzz-dir tests/fuzz --sanitizer none --release "$target" \
     "tests/fuzz/corpus/$target" -- -max_total_time="$seconds" 2>&1 |
     grep -E "^Done|^#[0-9]+ *DONE|crash|panicked|ERROR|SUMMARY" || true
