@@ -4,10 +4,13 @@
 # connections, each for BENCH_SECONDS (default 10). Prints tokens/s, p50, p99 and errors, and
 # each throughput as a fraction of this machine's one-core signing rate for that algorithm
 # (RSA-2048 or P-256). Per-tenant rate limiting is off; request logs go to a file at the
-# default level, as in production.
+# default level, as in production. The load generator spins rather than sleeps between
+# answers (BENCH_SPIN=0 to let it sleep), so that the server's core does not also pay for
+# waking it at every answer.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds=${BENCH_SECONDS:-10}
+export APPID_LOAD_SPIN=${BENCH_SPIN:-1}
 cargo build --release --locked -p appid-local -p appid-tests --bin appid-local --bin appid-load >&2
 
 work=$(mktemp -d)

@@ -1,8 +1,9 @@
 //! A load generator for the token endpoint: N keep-alive HTTP/1.1 connections each sending
 //! token requests back to back for a fixed time, then tokens per second, latency percentiles
-//! and errors. With `--sign-rate ALG`, instead, the one-core signing rate of this machine for
-//! RS256 (RSA-2048) or ES256 (P-256), through the same signer the server uses: the ceiling a
-//! token server of that algorithm can reach on one core.
+//! and errors; with `APPID_LOAD_SPIN=1` its runtime never sleeps (see `main`). With
+//! `--sign-rate ALG`, instead, the one-core signing rate of this machine for RS256 (RSA-2048)
+//! or ES256 (P-256), through the same signer the server uses: the ceiling a token server of
+//! that algorithm can reach on one core.
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -46,6 +47,16 @@ async fn main() {
         std::process::exit(2);
     };
     let deadline = Instant::now() + args.duration;
+    // A load generator that sleeps between answers makes the server pay, on its own core, for
+    // waking it at every answer (a cross-core interrupt, dear on a virtual machine). Spinning
+    // keeps the generator awake, so the server's core measures the server alone.
+    if std::env::var("APPID_LOAD_SPIN").is_ok_and(|v| v == "1") {
+        tokio::spawn(async move {
+            while Instant::now() < deadline {
+                tokio::task::yield_now().await;
+            }
+        });
+    }
     let started = Instant::now();
     let workers: Vec<_> = (0..args.connections)
         .map(|_| {
