@@ -1,7 +1,7 @@
 //! Any request a caller can send, to every route, through the same `Api` appid-local and the
 //! Lambda functions serve: method, path (with the fixture's real ids or arbitrary segments),
 //! credentials (none, the admin token, the app's Basic credentials, arbitrary bytes), content
-//! type, query and body. Whatever comes in, the answer is never a panic or a 500, every error is
+//! type, query, body and source address (through the guessing guard). Whatever comes in, the answer is never a panic or a 500, every error is
 //! the documented JSON body, and no answer carries the app's secret.
 
 #![no_main]
@@ -9,6 +9,7 @@
 use std::sync::{Arc, OnceLock};
 
 use appid::domain::{BaseUrl, TokenTtl};
+use appid::guessing::{GuessingGuard, SourceAddr};
 use appid::http::{AdminAuth, Api};
 use appid::ports::{SystemClock, SystemRandom};
 use appid::service::{Management, TenantDefaults, TokenIssuer};
@@ -48,6 +49,7 @@ struct Input {
     content_type: Option<String>,
     query: Option<String>,
     body: Vec<u8>,
+    source: Option<[u8; 16]>,
 }
 
 const TEMPLATES: &[&str] = &[
@@ -93,11 +95,12 @@ fn fixture() -> &'static Fixture {
         let random = Arc::new(SystemRandom);
         let management =
             Management::new(store.clone(), vault.clone(), clock.clone(), random.clone(), defaults);
-        let issuer = TokenIssuer::new(store, vault, clock, random);
+        let issuer = TokenIssuer::new(store, vault, clock.clone(), random);
         let admin = AdminAuth::token(ADMIN).expect("admin token");
         let api = Api::default()
             .with_management(management, admin)
             .with_oauth(issuer)
+            .with_guessing_guard(GuessingGuard::new(10, clock))
             .with_openapi();
         let origin = BaseUrl::parse("http://127.0.0.1:8080").expect("origin");
         let call = |method: &str, path: String, body: serde_json::Value| {
@@ -159,7 +162,12 @@ fuzz_target!(|input: Input| {
             Err(_) => return,
         }
     }
-    let Ok(request) = request.body(Bytes::from(input.body)) else { return };
+    let Ok(mut request) = request.body(Bytes::from(input.body)) else { return };
+    if let Some(bytes) = input.source {
+        let ip = std::net::Ipv6Addr::from(bytes);
+        let ip = ip.to_ipv4_mapped().map_or(std::net::IpAddr::V6(ip), std::net::IpAddr::V4);
+        request.extensions_mut().insert(SourceAddr(ip));
+    }
     let response = f.runtime.block_on(f.api.handle(request, &f.origin));
     let status = response.status().as_u16();
     assert_ne!(status, 500, "a server error for {template}");
