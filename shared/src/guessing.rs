@@ -34,7 +34,11 @@ use crate::ratelimit::{Buckets, Refill, WhenFull};
 pub const DEFAULT_FAILURES_PER_MINUTE: u32 = 10;
 
 /// How long a secret that authenticated its client exempts it from the budgets.
-const TRUSTED_SECONDS: u64 = 24 * 3600;
+const PROVEN_SECONDS: u64 = 24 * 3600;
+
+/// Secrets remembered per client: as many as may be live at once (the current one and the
+/// previous one during a rotation's grace period).
+const REMEMBERED_PER_CLIENT: usize = 2;
 
 /// Budgets and exemptions tracked at most; see [`Buckets`] for what happens beyond.
 const MAX_TRACKED: usize = 100_000;
@@ -63,10 +67,6 @@ impl From<SourceAddr> for AddrKey {
         }
     }
 }
-
-/// Secrets remembered per client: as many as may be live at once (the current one and the
-/// previous one during a rotation's grace period).
-const REMEMBERED_PER_CLIENT: usize = 2;
 
 /// The two budgets and the secrets that proved themselves.
 pub struct GuessingGuard {
@@ -176,7 +176,7 @@ impl GuessingGuard {
         let now = self.clock.now();
         let proven = Proven {
             digest: attempt.secret.digest(),
-            until: now + TRUSTED_SECONDS,
+            until: now + PROVEN_SECONDS,
         };
         let mut remembered = self.proven.lock().unwrap_or_else(|p| p.into_inner());
         let key = (attempt.tenant, client);

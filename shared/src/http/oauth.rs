@@ -21,11 +21,11 @@ use crate::ratelimit::RateLimiter;
 use crate::service::{RevokeError, TokenError, TokenIssuer, TokenRequest};
 
 const FORM: &str = "application/x-www-form-urlencoded";
+const GRANT_CLIENT_CREDENTIALS: &str = "client_credentials";
 
 /// A token, introspection or revocation request needs a handful of parameters; one with more
 /// than this is refused rather than scanned.
 const MAX_FORM_PARAMETERS: usize = 32;
-const GRANT_CLIENT_CREDENTIALS: &str = "client_credentials";
 
 /// Verifiers may cache the key set (and the metadata naming it) this long, so a new signing key
 /// must be published at least this long before it signs anything.
