@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Load benchmark of appid-local: the release server pinned to core 0, the load generator to
 # core 1, RS256 and ES256 tokens (one tenant each) over keep-alive connections at 1, 16 and 64
-# connections, each for BENCH_SECONDS (default 10). Prints tokens/s, p50, p99 and errors, and
-# each throughput as a fraction of this machine's one-core signing rate for that algorithm
-# (RSA-2048 or P-256). Per-tenant rate limiting is off; request logs go to a file at the
-# default level, as in production. The load generator spins rather than sleeps between
-# answers (BENCH_SPIN=0 to let it sleep), so that the server's core does not also pay for
-# waking it at every answer.
+# connections, each for BENCH_SECONDS (default 10). Prints tokens/s, p50, p99 and errors, each
+# throughput as a fraction of this machine's one-core signing rate for that algorithm (RSA-2048
+# or P-256), and the server's CPU time per token beside the signature's. Per-tenant rate
+# limiting is off; request logs go to a file at the default level, as in production
+# (RUST_LOG=warn leaves them out). The load generator spins rather than sleeps between answers
+# (BENCH_SPIN=0 to let it sleep), so that the server's core does not also pay for waking it at
+# every answer.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds=${BENCH_SECONDS:-10}
@@ -40,14 +41,24 @@ for algorithm in ("RS256", "ES256"):
 PY
 )
 
+# The server's user and system CPU time so far, in clock ticks: divided by the tokens of a run,
+# the CPU each token cost the server.
+ticks=$(getconf CLK_TCK)
+server_cpu_ticks() { awk '{print $14 + $15}' "/proc/$server/stat"; }
+
 echo "machine: $(nproc) cores"
 while read -r algorithm tenant client secret; do
   sign_rate=$(taskset -c 1 target/release/appid-load --sign-rate "$algorithm" 3)
   echo "$algorithm one-core signing rate: ${sign_rate}/s"
   for connections in 1 16 64; do
+    before=$(server_cpu_ticks)
     line=$(taskset -c 1 target/release/appid-load "127.0.0.1:$port" "$tenant" "$client" "$secret" "$connections" "$seconds")
+    after=$(server_cpu_ticks)
     rate=$(sed -E 's/.*tokens_per_s=([0-9]+).*/\1/' <<<"$line")
-    echo "$algorithm $line of_sign_rate=$(python3 -c "print(f'{$rate / $sign_rate:.0%}')")"
+    tokens=$(sed -E 's/.*tokens=([0-9]+).*/\1/' <<<"$line")
+    echo "$algorithm $line of_sign_rate=$(python3 -c "print(f'{$rate / $sign_rate:.0%}')")" \
+      "server_cpu_us_per_token=$(python3 -c "print(f'{($after - $before) * 1e6 / $ticks / max($tokens, 1):.1f}')")" \
+      "sign_us=$(python3 -c "print(f'{1e6 / $sign_rate:.1f}')")"
   done
 done <<<"$tenants"
 # The cold start below uses the RS256 tenant.

@@ -4,11 +4,15 @@
 //! `AWS_ENDPOINT_URL` points every client at an emulator. Timeouts and retries are bounded so
 //! that a slow or failing dependency turns into a quick `503`, well inside the Lambda timeout.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, SdkConfig};
+
+use crate::signing::kms::{KmsMode, KmsSetupError, KmsVault};
+use crate::store::dynamo::DynamoStore;
 
 /// One attempt may take this long; with retries, a whole call stays under [`OPERATION`].
 const ATTEMPT: Duration = Duration::from_millis(1_500);
@@ -28,4 +32,17 @@ pub async fn sdk_config() -> SdkConfig {
         .retry_config(RetryConfig::standard().with_max_attempts(MAX_ATTEMPTS))
         .load()
         .await
+}
+
+/// The adapters every Lambda function runs on, built once per cold start: the DynamoDB store
+/// over `table` and the KMS vault in `mode` (whose wrapping key, in wrapped mode, is checked
+/// here), both on [`sdk_config`].
+pub async fn adapters(
+    table: String,
+    mode: KmsMode,
+) -> Result<(Arc<DynamoStore>, Arc<KmsVault>), KmsSetupError> {
+    let sdk = sdk_config().await;
+    let store = Arc::new(DynamoStore::from_config(&sdk, table));
+    let vault = Arc::new(KmsVault::from_config(&sdk, mode).await?);
+    Ok((store, vault))
 }

@@ -9,17 +9,13 @@ use appid::http::{Api, lambda};
 use appid::metrics::MetricsSink;
 use appid::ports::{SystemClock, SystemRandom};
 use appid::service::Management;
-use appid::signing::kms::KmsVault;
-use appid::store::dynamo::DynamoStore;
 use appid::telemetry::{self, LogFormat};
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
     telemetry::init(LogFormat::Json);
     let config = ManagementConfig::from_env()?;
-    let sdk = appid::aws::sdk_config().await;
-    let store = Arc::new(DynamoStore::from_config(&sdk, config.table_name));
-    let vault = Arc::new(KmsVault::from_config(&sdk, config.kms).await?);
+    let (store, vault) = appid::aws::adapters(config.table_name, config.kms).await?;
     let management = Management::new(
         store,
         vault,

@@ -8,8 +8,6 @@ use std::sync::Arc;
 use appid::config::RotationConfig;
 use appid::ports::{SystemClock, SystemRandom};
 use appid::service::Management;
-use appid::signing::kms::KmsVault;
-use appid::store::dynamo::DynamoStore;
 use appid::telemetry::{self, LogFormat};
 use lambda_http::lambda_runtime::{self, LambdaEvent, service_fn};
 use serde_json::{Value, json};
@@ -18,9 +16,7 @@ use serde_json::{Value, json};
 async fn main() -> Result<(), lambda_http::Error> {
     telemetry::init(LogFormat::Json);
     let config = RotationConfig::from_env()?;
-    let sdk = appid::aws::sdk_config().await;
-    let store = Arc::new(DynamoStore::from_config(&sdk, config.table_name));
-    let vault = Arc::new(KmsVault::from_config(&sdk, config.kms).await?);
+    let (store, vault) = appid::aws::adapters(config.table_name, config.kms).await?;
     let management = Management::new(
         store,
         vault,

@@ -12,17 +12,13 @@ use appid::metrics::MetricsSink;
 use appid::ports::{SystemClock, SystemRandom};
 use appid::ratelimit::RateLimiter;
 use appid::service::TokenIssuer;
-use appid::signing::kms::KmsVault;
-use appid::store::dynamo::DynamoStore;
 use appid::telemetry::{self, LogFormat};
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
     telemetry::init(LogFormat::Json);
     let config = TokenConfig::from_env()?;
-    let sdk = appid::aws::sdk_config().await;
-    let store = Arc::new(DynamoStore::from_config(&sdk, config.table_name));
-    let vault = Arc::new(KmsVault::from_config(&sdk, config.kms).await?);
+    let (store, vault) = appid::aws::adapters(config.table_name, config.kms).await?;
     let clock = Arc::new(SystemClock);
     let issuer = TokenIssuer::new(store, vault, clock.clone(), Arc::new(SystemRandom));
     let api = Api::default()

@@ -44,16 +44,18 @@ impl fmt::Debug for ClientSecret {
     }
 }
 
-/// A secret as a caller presented it, not yet checked against anything.
-pub struct PresentedSecret(String);
+/// A secret as a caller presented it, not yet checked against anything. Only its digest is
+/// kept, taken once as it is read: no check needs the text, and every check of one request
+/// (the client's secrets, the guessing guard's memory) reuses the one digest.
+pub struct PresentedSecret(SecretDigest);
 
 impl PresentedSecret {
     pub fn new(text: String) -> Self {
-        Self(text)
+        Self(SecretDigest::of(&text))
     }
 
     pub fn digest(&self) -> SecretDigest {
-        SecretDigest::of(&self.0)
+        self.0
     }
 
     /// Whether this secret's digest equals `expected`, in time independent of where they differ.

@@ -20,8 +20,10 @@ use crate::guessing::SourceAddr;
 
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(20);
 
-/// hyper buffers at most this much of a request head; larger heads get hyper's own `431`.
-/// Heads between [`super::MAX_HEADER_BYTES`] and this get the API's JSON `431`.
+/// The read buffer hyper may grow to while it waits for a request head (its default is about
+/// 400 KiB). A head that does not fit (measured: beyond about 128 KiB, as the buffer grows in
+/// steps) gets hyper's own bare `431`; smaller heads over [`super::MAX_HEADER_BYTES`] get the
+/// API's JSON `431`.
 const READ_BUFFER_BYTES: usize = 64 * 1024;
 
 /// Accepts connections on `listener` until `shutdown` completes. `origin` is the public URL the

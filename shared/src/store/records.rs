@@ -1,6 +1,8 @@
 //! The stored form of tenants, apps and roles, shared by both adapters: DynamoDB keeps each
 //! field as a native attribute (through `serde_dynamo`), the embedded store as JSON. Reading
 //! parses every field back into its domain type, so a damaged item is reported, never used.
+//! Records have no `Debug`: they hold secret digests and wrapped private keys, which the domain
+//! types print redacted.
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
@@ -12,7 +14,7 @@ use crate::domain::{
 };
 use crate::ports::{Page, StoreError};
 
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Serialize, Deserialize)]
 pub(crate) struct TenantRecord {
     name: String,
     token_ttl: u32,
@@ -22,7 +24,7 @@ pub(crate) struct TenantRecord {
 }
 
 /// A signing key: its public half, and its private half as a KMS key or encrypted.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Serialize, Deserialize)]
 struct KeyRecord {
     kid: String,
     alg: String,
@@ -40,7 +42,7 @@ struct KeyRecord {
     retiring_until: Option<u64>,
 }
 
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Serialize, Deserialize)]
 pub(crate) struct AppRecord {
     name: String,
     secrets: Vec<SecretRecord>,
@@ -52,7 +54,7 @@ pub(crate) struct AppRecord {
     version: Version,
 }
 
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Serialize, Deserialize)]
 struct SecretRecord {
     /// Base64 of the SHA-256 digest of the secret.
     sha256: String,
@@ -61,7 +63,7 @@ struct SecretRecord {
     expires_at: Option<u64>,
 }
 
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Serialize, Deserialize)]
 pub(crate) struct RoleRecord {
     name: String,
     description: String,
@@ -70,7 +72,7 @@ pub(crate) struct RoleRecord {
     version: Version,
 }
 
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Serialize, Deserialize)]
 struct AccessRecord {
     application_id: String,
     scopes: Vec<String>,
