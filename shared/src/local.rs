@@ -8,12 +8,14 @@
 use std::fs;
 use std::io;
 use std::net::SocketAddr;
+use std::num::NonZeroUsize;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use tokio::net::TcpListener;
+use tokio::runtime::{self, Runtime};
 
 use crate::domain::{Algorithm, BaseUrl, TokenTtl};
 use crate::guessing::GuessingGuard;
@@ -23,6 +25,7 @@ use crate::ratelimit::{RateLimit, RateLimiter};
 use crate::service::{Management, TenantDefaults, TokenIssuer};
 use crate::signing::local::{LocalKeyError, LocalVault, write_private_file};
 use crate::store::embedded::EmbeddedStore;
+use crate::telemetry;
 
 /// Everything `appid-local` can be told. It has no `Debug`: it may hold the admin token.
 #[derive(Clone)]
@@ -64,6 +67,22 @@ pub enum LocalError {
     Listen { addr: SocketAddr, source: io::Error },
     #[error("the listen address gives no valid public URL ({0}); set --public-url")]
     Origin(String),
+}
+
+/// The runtime to [`run`] on. On one core it is a current-thread runtime: a work-stealing
+/// scheduler has no other worker to share with there and only adds its bookkeeping to every
+/// request. Its workers write their log lines in batches ([`telemetry::Delivery::Batched`]).
+pub fn runtime() -> io::Result<Runtime> {
+    let cores = std::thread::available_parallelism().map_or(1, NonZeroUsize::get);
+    let mut builder = if cores == 1 {
+        runtime::Builder::new_current_thread()
+    } else {
+        runtime::Builder::new_multi_thread()
+    };
+    builder
+        .enable_all()
+        .on_thread_park(telemetry::worker_parked)
+        .build()
 }
 
 /// Opens the data directory, binds the port and serves until Ctrl-C or SIGTERM.

@@ -105,6 +105,7 @@ pub async fn store_contract(store: &dyn Store, seed: u64) {
     apps_are_invisible_from_other_tenants(store, &random).await;
     listings_page_through_every_item_once_in_id_order(store, &random).await;
     the_token_read_needs_both_tenant_and_app(store, &random).await;
+    the_token_read_follows_every_change_at_once(store, &random).await;
     deleting_a_tenant_leaves_nothing_of_it_readable(store, &random).await;
     deletes_remove_only_what_exists(store, &random).await;
     revocations_are_per_tenant_and_follow_the_client(store, &random).await;
@@ -442,6 +443,42 @@ async fn the_token_read_needs_both_tenant_and_app(store: &dyn Store, random: &Se
     );
     let unknown = ClientId::generate(random);
     assert_eq!(store.client(&t.id, &unknown).await.expect("read"), None);
+}
+
+/// Each change is read back by the next token read, even right after the same client was read:
+/// a store that keeps what it read must not serve it past a write.
+async fn the_token_read_follows_every_change_at_once(store: &dyn Store, random: &SeededRandom) {
+    let t = tenant(random, "changing");
+    store.insert_tenant(&t).await.expect("insert");
+    let a = app(random, t.id, "changing caller");
+    store.insert_app(&a).await.expect("insert app");
+    let read = || async { store.client(&t.id, &a.client_id).await.expect("read") };
+    assert_eq!(read().await, Some((t.clone(), a.clone())));
+
+    let mut rotated = a.clone();
+    rotated.secrets[0].digest = ClientSecret::generate(random).digest();
+    store.replace_app(&rotated).await.expect("replace app");
+    rotated.version += 1;
+    assert_eq!(read().await, Some((t.clone(), rotated.clone())));
+
+    let mut shorter = t.clone();
+    shorter.token_ttl = TokenTtl::new(600).expect("ttl");
+    store
+        .replace_tenant(&shorter)
+        .await
+        .expect("replace tenant");
+    shorter.version += 1;
+    assert_eq!(read().await, Some((shorter.clone(), rotated.clone())));
+
+    store
+        .delete_app(&t.id, &a.client_id)
+        .await
+        .expect("delete app");
+    assert_eq!(read().await, None);
+    store.insert_app(&a).await.expect("insert app again");
+    assert_eq!(read().await, Some((shorter, a.clone())));
+    store.delete_tenant(&t.id).await.expect("delete tenant");
+    assert_eq!(read().await, None);
 }
 
 async fn deleting_a_tenant_leaves_nothing_of_it_readable(store: &dyn Store, random: &SeededRandom) {

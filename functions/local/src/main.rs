@@ -6,9 +6,9 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use appid::domain::{Algorithm, BaseUrl, TokenTtl};
-use appid::local::{Options, run};
+use appid::local::{self, Options};
 use appid::ratelimit::RateLimit;
-use appid::telemetry::{self, LogFormat};
+use appid::telemetry::{self, Delivery, LogFormat};
 use clap::Parser;
 
 #[derive(Parser)]
@@ -55,14 +55,14 @@ struct Args {
     json_logs: bool,
 }
 
-#[tokio::main]
-async fn main() -> ExitCode {
+fn main() -> ExitCode {
     let args = Args::parse();
-    telemetry::init(if args.json_logs {
+    let format = if args.json_logs {
         LogFormat::Json
     } else {
         LogFormat::Text
-    });
+    };
+    telemetry::init(format, Delivery::Batched);
     let options = Options {
         listen: args.listen,
         data_dir: args.data_dir,
@@ -83,7 +83,14 @@ async fn main() -> ExitCode {
             .ok()
             .filter(|t| !t.is_empty()),
     };
-    match run(options).await {
+    let outcome = match local::runtime() {
+        Ok(runtime) => runtime
+            .block_on(local::run(options))
+            .map_err(|e| e.to_string()),
+        Err(error) => Err(format!("cannot start the async runtime: {error}")),
+    };
+    telemetry::flush();
+    match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("appid-local: {error}");

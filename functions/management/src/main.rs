@@ -9,11 +9,11 @@ use appid::http::{Api, lambda};
 use appid::metrics::MetricsSink;
 use appid::ports::{SystemClock, SystemRandom};
 use appid::service::Management;
-use appid::telemetry::{self, LogFormat};
+use appid::telemetry::{self, Delivery, LogFormat};
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    telemetry::init(LogFormat::Json);
+    telemetry::init(LogFormat::Json, Delivery::Immediate);
     let config = ManagementConfig::from_env()?;
     let (store, vault) = appid::aws::adapters(config.table_name, config.kms).await?;
     let management = Management::new(

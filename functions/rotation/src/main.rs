@@ -8,13 +8,13 @@ use std::sync::Arc;
 use appid::config::RotationConfig;
 use appid::ports::{SystemClock, SystemRandom};
 use appid::service::Management;
-use appid::telemetry::{self, LogFormat};
+use appid::telemetry::{self, Delivery, LogFormat};
 use lambda_http::lambda_runtime::{self, LambdaEvent, service_fn};
 use serde_json::{Value, json};
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    telemetry::init(LogFormat::Json);
+    telemetry::init(LogFormat::Json, Delivery::Immediate);
     let config = RotationConfig::from_env()?;
     let (store, vault) = appid::aws::adapters(config.table_name, config.kms).await?;
     let management = Management::new(

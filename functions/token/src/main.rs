@@ -12,11 +12,11 @@ use appid::metrics::MetricsSink;
 use appid::ports::{SystemClock, SystemRandom};
 use appid::ratelimit::RateLimiter;
 use appid::service::TokenIssuer;
-use appid::telemetry::{self, LogFormat};
+use appid::telemetry::{self, Delivery, LogFormat};
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    telemetry::init(LogFormat::Json);
+    telemetry::init(LogFormat::Json, Delivery::Immediate);
     let config = TokenConfig::from_env()?;
     let (store, vault) = appid::aws::adapters(config.table_name, config.kms).await?;
     let clock = Arc::new(SystemClock);

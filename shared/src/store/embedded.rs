@@ -14,6 +14,7 @@ use redb::{Database, ReadableDatabase, ReadableTable, Table, TableDefinition, Wr
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+use super::decoded::Decoded;
 use super::records::{AppRecord, RoleRecord, TenantRecord, id, map_page};
 use crate::domain::{App, ClientId, Role, RoleId, Tenant, TenantId, Version};
 use crate::ports::{Page, PageRequest, Store, StoreError, TokenState};
@@ -31,6 +32,7 @@ const REVOKED: TableDefinition<&str, &[u8]> = TableDefinition::new("revoked");
 #[derive(Clone)]
 pub struct EmbeddedStore {
     db: Arc<Database>,
+    decoded: Arc<Decoded>,
 }
 
 impl EmbeddedStore {
@@ -42,7 +44,10 @@ impl EmbeddedStore {
             txn.open_table(table).map_err(unavailable)?;
         }
         txn.commit().map_err(unavailable)?;
-        Ok(Self { db: Arc::new(db) })
+        Ok(Self {
+            db: Arc::new(db),
+            decoded: Arc::default(),
+        })
     }
 
     /// Runs blocking database work off the async runtime's threads.
@@ -72,10 +77,14 @@ impl EmbeddedStore {
         &self,
         work: impl FnOnce(&WriteTransaction) -> Result<(), StoreError> + Send + 'static,
     ) -> Result<(), StoreError> {
+        let decoded = Arc::clone(&self.decoded);
         self.blocking(move |db| {
             let txn = db.begin_write().map_err(unavailable)?;
             work(&txn)?;
-            txn.commit().map_err(unavailable)
+            let committed = txn.commit().map_err(unavailable);
+            // Also after a failed commit: whether it reached the disk is unknown.
+            decoded.committed();
+            committed
         })
         .await
     }
@@ -340,26 +349,35 @@ impl Store for EmbeddedStore {
         tenant: &TenantId,
         client: &ClientId,
     ) -> Result<Option<(Tenant, App)>, StoreError> {
+        let since = match self.decoded.client(tenant, client) {
+            Ok(copy) => return Ok(Some(copy)),
+            Err(since) => since,
+        };
         let (tenant_id, client_id) = (*tenant, *client);
-        self.lookup(|db| {
-            let txn = db.begin_read().map_err(unavailable)?;
-            let tenants = txn.open_table(TENANTS).map_err(unavailable)?;
-            let apps = txn.open_table(APPS).map_err(unavailable)?;
-            let app = apps
-                .get(child_key(&tenant_id, &client_id).as_str())
-                .map_err(unavailable)?;
-            let Some(app) = app else { return Ok(None) };
-            let Some(tenant) = tenants
-                .get(tenant_id.to_string().as_str())
-                .map_err(unavailable)?
-            else {
-                return Ok(None);
-            };
-            let tenant = decode::<TenantRecord>(tenant.value())?.into_tenant(tenant_id)?;
-            let app = decode::<AppRecord>(app.value())?.into_app(tenant_id, client_id)?;
-            Ok(Some((tenant, app)))
-        })
-        .await
+        let found = self
+            .lookup(|db| {
+                let txn = db.begin_read().map_err(unavailable)?;
+                let tenants = txn.open_table(TENANTS).map_err(unavailable)?;
+                let apps = txn.open_table(APPS).map_err(unavailable)?;
+                let app = apps
+                    .get(child_key(&tenant_id, &client_id).as_str())
+                    .map_err(unavailable)?;
+                let Some(app) = app else { return Ok(None) };
+                let Some(tenant) = tenants
+                    .get(tenant_id.to_string().as_str())
+                    .map_err(unavailable)?
+                else {
+                    return Ok(None);
+                };
+                let tenant = decode::<TenantRecord>(tenant.value())?.into_tenant(tenant_id)?;
+                let app = decode::<AppRecord>(app.value())?.into_app(tenant_id, client_id)?;
+                Ok(Some((tenant, app)))
+            })
+            .await?;
+        if let Some((tenant, app)) = &found {
+            self.decoded.keep(since, tenant, app);
+        }
+        Ok(found)
     }
 }
 
