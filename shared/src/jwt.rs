@@ -79,8 +79,9 @@ impl JwtSigner {
 
     /// The compact serialization (RFC 7515 §7.1) of a JWS over `claims`.
     pub async fn sign(&self, claims: &Claims<'_>) -> Result<String, SignError> {
+        let mut payload = Vec::with_capacity(512);
         // Serializing a struct of strings and integers cannot fail.
-        let payload = serde_json::to_vec(claims).expect("claims serialize to JSON");
+        serde_json::to_writer(&mut payload, claims).expect("claims serialize to JSON");
         let mut token = String::with_capacity(self.encoded_header.len() + payload.len() * 2 + 360);
         token.push_str(&self.encoded_header);
         token.push('.');

@@ -238,23 +238,24 @@ struct Outcome {
 impl Outcome {
     /// Our own failures are logged at ERROR, with their cause, where they are handled; this
     /// event records the outcome of every request alike. A management change is logged under
-    /// the `audit` target, so the audit trail can be routed on its own.
+    /// the `audit` target, so the audit trail can be routed on its own. Our own constants and
+    /// ids are recorded as they are; only the actor, which comes from outside, is quoted.
     fn log(&self, method: &Method, status: u16, latency_us: u64) {
         let outcome = if status < 400 { "success" } else { "failure" };
         macro_rules! event {
             ($($target:tt)*) => {
                 tracing::info!(
                     $($target)*
-                    route = self.route,
+                    route = self.route.map(tracing::field::display),
                     method = %method,
                     status,
-                    outcome,
-                    action = self.action,
+                    outcome = %outcome,
+                    action = self.action.map(tracing::field::display),
                     actor = self.actor.as_deref(),
                     tenant_id = self.tenant_id.map(tracing::field::display),
                     client_id = self.client_id.map(tracing::field::display),
                     jti = self.jti.map(tracing::field::display),
-                    error = self.error,
+                    error = self.error.map(tracing::field::display),
                     latency_us,
                     "request"
                 )

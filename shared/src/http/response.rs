@@ -12,9 +12,15 @@ pub(super) const NO_STORE: HeaderValue = HeaderValue::from_static("no-store");
 
 /// A JSON response with `Cache-Control: no-store` and `Pragma: no-cache`.
 pub(super) fn json<T: Serialize + ?Sized>(status: StatusCode, body: &T) -> Response<Bytes> {
+    let mut bytes = Vec::with_capacity(256);
     // Every body here is a struct of strings and numbers, which always serializes.
-    let bytes = serde_json::to_vec(body).expect("response bodies serialize to JSON");
-    let mut response = Response::new(Bytes::from(bytes));
+    serde_json::to_writer(&mut bytes, body).expect("response bodies serialize to JSON");
+    json_body(status, bytes)
+}
+
+/// [`json`] for a body already serialized.
+pub(super) fn json_body(status: StatusCode, body: Vec<u8>) -> Response<Bytes> {
+    let mut response = Response::new(Bytes::from(body));
     *response.status_mut() = status;
     let headers = response.headers_mut();
     headers.insert(CONTENT_TYPE, JSON);
