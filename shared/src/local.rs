@@ -82,6 +82,7 @@ pub fn runtime() -> io::Result<Runtime> {
     builder
         .enable_all()
         .on_thread_park(telemetry::worker_parked)
+        .on_thread_stop(telemetry::flush)
         .build()
 }
 
