@@ -102,10 +102,18 @@ impl Held {
     fn write_out(&mut self) {
         if !self.0.is_empty() {
             // A log line that cannot be written has nowhere else to go.
-            let _ = io::stderr().lock().write_all(&self.0);
+            let _ = emit(&self.0);
             self.0.clear();
         }
     }
+}
+
+/// Writes log lines to stderr in one call; in unit tests, to the thread's [`tests::EMITTED`].
+fn emit(lines: &[u8]) -> io::Result<()> {
+    #[cfg(test)]
+    return tests::EMITTED.with_borrow_mut(|emitted| emitted.write_all(lines));
+    #[cfg(not(test))]
+    io::stderr().lock().write_all(lines)
 }
 
 impl Drop for Held {
@@ -145,7 +153,7 @@ impl Write for Line {
                 return Ok(line.len());
             }
         }
-        io::stderr().lock().write_all(line)?;
+        emit(line)?;
         Ok(line.len())
     }
 
@@ -158,26 +166,33 @@ impl Write for Line {
 mod tests {
     use super::*;
 
-    fn held_bytes() -> Option<usize> {
-        HELD.with_borrow(|held| held.as_ref().map(|h| h.0.len()))
+    thread_local! {
+        /// What this thread's log lines wrote, in order.
+        pub(super) static EMITTED: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
     }
 
-    fn log(delivery: Delivery, line: &[u8]) {
-        Line(delivery).write_all(line).expect("write");
+    fn emitted() -> String {
+        EMITTED.with_borrow(|e| String::from_utf8_lossy(e).into_owned())
+    }
+
+    fn log(delivery: Delivery, line: &str) {
+        Line(delivery).write_all(line.as_bytes()).expect("write");
     }
 
     #[test]
     fn only_a_thread_that_has_parked_as_a_worker_holds_its_lines() {
         std::thread::spawn(|| {
-            log(Delivery::Batched, b"before any park\n");
-            assert_eq!(held_bytes(), None);
+            log(Delivery::Batched, "before any park\n");
+            assert_eq!(emitted(), "before any park\n");
             worker_parked();
-            log(Delivery::Batched, b"held until the next park\n");
-            assert_eq!(held_bytes(), Some(25));
-            log(Delivery::Immediate, b"never held\n");
-            assert_eq!(held_bytes(), Some(25));
+            log(Delivery::Batched, "held until the next park\n");
+            log(Delivery::Immediate, "never held\n");
+            assert_eq!(emitted(), "before any park\nnever held\n");
             worker_parked();
-            assert_eq!(held_bytes(), Some(0));
+            assert_eq!(
+                emitted(),
+                "before any park\nnever held\nheld until the next park\n"
+            );
         })
         .join()
         .expect("thread");
@@ -187,13 +202,27 @@ mod tests {
     fn a_worker_writes_once_it_holds_a_batch_and_at_flush() {
         std::thread::spawn(|| {
             worker_parked();
-            log(Delivery::Batched, &[b'x'; BATCH_BYTES - 1]);
-            assert_eq!(held_bytes(), Some(BATCH_BYTES - 1));
-            log(Delivery::Batched, b"\n");
-            assert_eq!(held_bytes(), Some(0), "written once the batch was full");
-            log(Delivery::Batched, b"last\n");
+            log(Delivery::Batched, &"x".repeat(BATCH_BYTES - 1));
+            assert_eq!(emitted(), "", "held below a batch");
+            log(Delivery::Batched, "\n");
+            assert_eq!(emitted().len(), BATCH_BYTES, "written at a full batch");
+            log(Delivery::Batched, "last\n");
+            assert_eq!(emitted().len(), BATCH_BYTES);
             flush();
-            assert_eq!(held_bytes(), Some(0));
+            assert!(emitted().ends_with("x\nlast\n"));
+        })
+        .join()
+        .expect("thread");
+    }
+
+    #[test]
+    fn a_worker_that_ends_writes_what_it_holds() {
+        std::thread::spawn(|| {
+            worker_parked();
+            log(Delivery::Batched, "held at the end\n");
+            // What a thread's end does to its held lines.
+            HELD.with_borrow_mut(|held| drop(held.take()));
+            assert_eq!(emitted(), "held at the end\n");
         })
         .join()
         .expect("thread");
