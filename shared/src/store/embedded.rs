@@ -4,7 +4,8 @@
 //! at any point leaves the last committed state; every commit here is durable (fsync) before the
 //! call returns. Each operation is one transaction, so its checks and writes apply together.
 //! Values are the JSON of [`records`](super::records), so the file stays inspectable and can gain
-//! fields without a migration.
+//! fields without a migration. The token path's read, an app with its tenant, is served from
+//! decoded copies ([`decoded`](super::decoded)) that every commit empties.
 
 use std::path::Path;
 use std::sync::Arc;
