@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Fuzzes everything that parses caller bytes, with cargo-fuzz (libFuzzer), for FUZZ_SECONDS
 # each (default 60): `api_request` (any request to any route through the API appid-local and
-# the Lambda functions serve) and `presented_token` (tokens given to introspection and
-# revocation). Prints each target's executions and stops at the first crash, which libFuzzer
-# writes under tests/fuzz/artifacts/.
+# the Lambda functions serve), `presented_token` (tokens given to introspection and
+# revocation) and `signed_claims` (tokens our key signed over arbitrary claims). Prints each
+# target's executions and stops at the first crash, which libFuzzer writes under
+# tests/fuzz/artifacts/.
 #
 # libFuzzer's coverage instrumentation is ordinary rustc code generation; only sanitizers need
 # a nightly compiler, so the targets run without one (`--sanitizer none`): Rust's own checks
@@ -27,9 +28,26 @@ for alg, size in (("RS256", 256), ("ES256", 64)):
         seed.write(token)
 PY
 }
-for target in api_request presented_token; do
+# Claims-shaped payloads (whole, and with one field missing or mistyped), each followed by the
+# three bytes that pick the byte the target changes, start `signed_claims` past the JSON layer.
+seed_claims() {
+  python3 - "$1" <<'PY'
+import json, sys
+claims = {"iss": "http://127.0.0.1:8080/oauth/v4/t", "sub": "c", "aud": ["c"], "exp": 4102444800,
+          "iat": 1, "jti": "8b7f3e0c-1d2a-4f5b-9c6d-7e8f9a0b1c2d",
+          "tenant": "2b0e7a4c-5d6f-4a1b-8c9d-0e1f2a3b4c5d",
+          "client_id": "6f5e4d3c-2b1a-4c0d-9e8f-7a6b5c4d3e2f", "scope": "read"}
+variants = {"whole": claims, "no-exp": {k: v for k, v in claims.items() if k != "exp"},
+            "text-exp": {**claims, "exp": "soon"}, "bad-jti": {**claims, "jti": "j"}}
+for name, value in variants.items():
+    with open(f"{sys.argv[1]}/seed-{name}", "wb") as seed:
+        seed.write(json.dumps(value).encode() + bytes([7, 0, 1]))
+PY
+}
+for target in api_request presented_token signed_claims; do
   mkdir -p "tests/fuzz/corpus/$target"
   [ "$target" = presented_token ] && seed_tokens "tests/fuzz/corpus/$target"
+  [ "$target" = signed_claims ] && seed_claims "tests/fuzz/corpus/$target"
   cargo fuzz run --fuzz-dir tests/fuzz --sanitizer none --release "$target" \
     "tests/fuzz/corpus/$target" -- -max_total_time="$seconds" 2>&1 |
     grep -E "^Done|^#[0-9]+ *DONE|crash|panicked|ERROR|SUMMARY" || true
