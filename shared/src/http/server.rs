@@ -65,6 +65,9 @@ pub async fn serve(
             });
             if let Err(error) = http1::Builder::new()
                 .max_buf_size(READ_BUFFER_BYTES)
+                // Answers are small: one buffer written with one `write` costs the kernel less
+                // than a vectored write of head and body (measured on the token path).
+                .writev(false)
                 .serve_connection(TokioIo::new(stream), service)
                 .await
             {
