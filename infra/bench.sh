@@ -1,14 +1,14 @@
 #!/usr/bin/env bash
-# Load benchmark of appid-local: the release server pinned to core 0, the load generator to
-# core 1, RS256 and ES256 tokens (one tenant each) over keep-alive connections at 1, 16 and 64
+# Load benchmark of appid-local: the release server pinned to core 0, the load generator to core
+# 1, RS256 and ES256 tokens (one tenant each) over keep-alive connections at 1, 16 and 64
 # connections, each for BENCH_SECONDS (default 10). Prints tokens/s, p50, p99 and errors, each
 # throughput as a fraction of the one-core signing rate for that algorithm (RSA-2048 or P-256,
-# measured on the server's core), the server's CPU time per token beside the signature's, and
-# whether the targets hold (RS256 at 90 % and ES256 at 50 % of that rate under load, p99 under
-# 2 ms at 16 connections, no errors). Per-tenant rate limiting is off; request logs go to a
-# file at the default level, as in production (RUST_LOG=warn leaves them out). The load
-# generator spins rather than sleeps between answers (BENCH_SPIN=0 to let it sleep), so that
-# the server's core does not also pay for waking it at every answer.
+# measured on the server's core around each run), the server's CPU time per token beside the
+# signature's, and whether the targets hold (RS256 at 90 % and ES256 at 50 % of that rate under
+# load, p99 under 2 ms at 16 connections, no errors). Per-tenant rate limiting is off; request
+# logs go to a file at the default level, as in production (RUST_LOG=warn leaves them out). The
+# load generator spins rather than sleeps between answers (BENCH_SPIN=0 to let it sleep), so
+# that the server's core does not also pay for waking it at every answer.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds=${BENCH_SECONDS:-10}
@@ -51,12 +51,14 @@ echo "machine: $(nproc) cores"
 results=""
 while read -r algorithm tenant client secret; do
   for connections in 1 16 64; do
-    # Measured on the server's core, idle meanwhile, just before each run: the ceiling of that
-    # core as it is at the time, which moves with the load on the host.
-    sign_rate=$(taskset -c 0 target/release/appid-load --sign-rate "$algorithm" 2)
+    # Measured on the server's core, idle meanwhile, just before and just after each run: the
+    # ceiling of that core as it is at the time, which moves with the load on the host.
+    sign_before=$(taskset -c 0 target/release/appid-load --sign-rate "$algorithm" 2)
     before=$(server_cpu_ticks)
     line=$(taskset -c 1 target/release/appid-load "127.0.0.1:$port" "$tenant" "$client" "$secret" "$connections" "$seconds")
     after=$(server_cpu_ticks)
+    sign_after=$(taskset -c 0 target/release/appid-load --sign-rate "$algorithm" 2)
+    sign_rate=$(((sign_before + sign_after) / 2))
     rate=$(sed -E 's/.*tokens_per_s=([0-9]+).*/\1/' <<<"$line")
     tokens=$(sed -E 's/.*tokens=([0-9]+).*/\1/' <<<"$line")
     echo "$algorithm $line sign_rate=$sign_rate of_sign_rate=$(python3 -c "print(f'{$rate / $sign_rate:.0%}')")" \
