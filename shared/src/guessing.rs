@@ -159,8 +159,7 @@ impl GuessingGuard {
                     }
                 }
             }
-        }
-        if let Some(client) = attempt.client {
+            drop(remembered);
             let _ = budgets.clients.take((attempt.tenant, client), now);
         }
         if let Some(source) = attempt.source {

@@ -101,6 +101,32 @@ impl Refill {
             cost: period_seconds,
         }
     }
+
+    /// What a bucket holds when full: at least one event.
+    fn capacity(&self) -> u64 {
+        self.capacity.max(self.cost)
+    }
+
+    /// What `bucket` holds at `now`, with what it regained since it was last refilled.
+    fn available(&self, bucket: &Bucket, now: u64) -> u64 {
+        let elapsed = now.saturating_sub(bucket.refilled_at);
+        (bucket.available + elapsed.saturating_mul(self.refill_per_second)).min(self.capacity())
+    }
+
+    /// Whether `available` pays for one event; otherwise the whole seconds, at least one, until
+    /// it will.
+    fn ready(&self, available: u64) -> Result<(), u64> {
+        match available >= self.cost {
+            true => Ok(()),
+            false => Err(self.wait(available)),
+        }
+    }
+
+    fn wait(&self, available: u64) -> u64 {
+        (self.cost - available.min(self.cost))
+            .div_ceil(self.refill_per_second.max(1))
+            .max(1)
+    }
 }
 
 /// What a full map does with a key it does not track yet.
@@ -141,54 +167,42 @@ impl<K: Hash + Eq + Copy> Buckets<K> {
 
     /// Takes one event from `key`'s bucket, or says how many seconds until it could.
     pub fn take(&self, key: K, now: u64) -> Result<(), u64> {
-        self.with_bucket(key, now, |bucket, cost| {
-            bucket.available = bucket.available.checked_sub(cost).ok_or(())?;
-            Ok(())
-        })
-    }
-
-    /// Whether `key`'s bucket holds one event, without taking it; otherwise the seconds until
-    /// it will.
-    pub fn check(&self, key: K, now: u64) -> Result<(), u64> {
-        self.with_bucket(key, now, |bucket, cost| {
-            (bucket.available >= cost).then_some(()).ok_or(())
-        })
-    }
-
-    fn with_bucket(
-        &self,
-        key: K,
-        now: u64,
-        apply: impl FnOnce(&mut Bucket, u64) -> Result<(), ()>,
-    ) -> Result<(), u64> {
-        let Refill {
-            capacity,
-            refill_per_second: rate,
-            cost,
-        } = self.refill;
-        let capacity = capacity.max(cost);
-        // A poisoned lock only means another request panicked mid-update; the counts are still
-        // integers, so go on with them.
-        let mut map = self.map.lock().unwrap_or_else(|p| p.into_inner());
+        let mut map = self.lock();
         if !map.contains_key(&key) && map.len() >= self.max_tracked {
-            map.retain(|_, b| b.available + now.saturating_sub(b.refilled_at) * rate < capacity);
+            map.retain(|_, bucket| self.refill.available(bucket, now) < self.refill.capacity());
             if map.len() >= self.max_tracked {
                 return match self.when_full {
                     WhenFull::Admit => Ok(()),
-                    WhenFull::Refuse => Err(cost.div_ceil(rate.max(1))),
+                    WhenFull::Refuse => Err(self.refill.wait(0)),
                 };
             }
         }
         let bucket = map.entry(key).or_insert(Bucket {
-            available: capacity,
+            available: self.refill.capacity(),
             refilled_at: now,
         });
-        let elapsed = now.saturating_sub(bucket.refilled_at);
-        if elapsed > 0 {
-            bucket.available = (bucket.available + elapsed.saturating_mul(rate)).min(capacity);
-            bucket.refilled_at = now;
+        let available = self.refill.available(bucket, now);
+        *bucket = Bucket {
+            available: available.checked_sub(self.refill.cost).unwrap_or(available),
+            refilled_at: now,
+        };
+        self.refill.ready(available)
+    }
+
+    /// Whether `key`'s bucket holds one event, without taking it; otherwise the seconds until
+    /// it will. A key with no bucket yet has a full one, and checking it tracks nothing, so
+    /// callers that only ever pass (holders, on every token) never take room in the map.
+    pub fn check(&self, key: K, now: u64) -> Result<(), u64> {
+        match self.lock().get(&key) {
+            Some(bucket) => self.refill.ready(self.refill.available(bucket, now)),
+            None => Ok(()),
         }
-        apply(bucket, cost).map_err(|()| (cost - bucket.available).div_ceil(rate.max(1)).max(1))
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<K, Bucket>> {
+        // A poisoned lock only means another request panicked mid-update; the counts are still
+        // integers, so go on with them.
+        self.map.lock().unwrap_or_else(|p| p.into_inner())
     }
 }
 
@@ -263,6 +277,13 @@ mod tests {
                 "full buckets are swept for new keys"
             );
         }
+    }
+
+    #[test]
+    fn checking_keys_tracks_none_of_them() {
+        let buckets = Buckets::new(Refill::per(1, 60), 1, WhenFull::Refuse);
+        assert!((0..100).all(|key| buckets.check(key, 0).is_ok()));
+        assert_eq!(buckets.take(100, 0), Ok(()), "the map still had room");
     }
 
     #[test]
