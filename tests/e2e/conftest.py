@@ -15,10 +15,11 @@ BINARY = os.environ.get("APPID_LOCAL_BIN", "target/debug/appid-local")
 class LocalServer:
     """One appid-local process; its stdout is read for the URL, its stderr kept as the log."""
 
-    def __init__(self, data_dir: Path, log_path: Path, env: dict[str, str]):
+    def __init__(self, data_dir: Path, log_path: Path, env: dict[str, str], cores: set[int] | None = None):
         self.data_dir = data_dir
         self.log_path = log_path
         self.env = env
+        self.cores = cores
         self.process = None
         self.url = None
         self.banner = ""
@@ -31,6 +32,7 @@ class LocalServer:
             stderr=log,
             env=self.env,
             text=True,
+            preexec_fn=(lambda: os.sched_setaffinity(0, self.cores)) if self.cores else None,
         )
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
@@ -60,7 +62,8 @@ class LocalServer:
 def make_server(tmp_path):
     servers = []
 
-    def make(admin_token: str | None = None, data_dir: Path | None = None, **settings) -> LocalServer:
+    def make(admin_token: str | None = None, data_dir: Path | None = None, cores: set[int] | None = None,
+             **settings) -> LocalServer:
         env = {k: v for k, v in os.environ.items() if not k.startswith("APPID_")}
         env["RUST_LOG"] = "trace"
         # Suites that fail authentication on purpose, many times from 127.0.0.1, run without the
@@ -69,7 +72,7 @@ def make_server(tmp_path):
         env.update({f"APPID_{name.upper()}": str(value) for name, value in settings.items()})
         if admin_token is not None:
             env["APPID_ADMIN_TOKEN"] = admin_token
-        server = LocalServer(data_dir or tmp_path / "data", tmp_path / "server.log", env)
+        server = LocalServer(data_dir or tmp_path / "data", tmp_path / "server.log", env, cores)
         servers.append(server)
         return server.start()
 

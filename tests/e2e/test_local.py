@@ -155,6 +155,17 @@ def test_the_server_log_holds_no_secret_token_or_credential(make_server):
         assert secret not in log
 
 
+def test_a_server_stopped_by_sigterm_has_written_every_log_line(make_server):
+    # On one core the server's only thread is its runtime's worker, which holds its log lines
+    # until it runs out of work; what it logs after its last request is written only as it exits.
+    server = make_server(admin_token=ADMIN, cores={0})
+    tenant = create_tenant(server.url)["tenantId"]
+    server.stop()
+    log = server.log()
+    assert tenant in log, "the request's line"
+    assert log.rstrip().endswith("stopped"), "the line logged as the server stops is the last"
+
+
 def test_repeated_failed_authentications_are_refused_but_not_the_holder(make_server):
     server = make_server(admin_token=ADMIN, auth_failures_per_minute=2)
     app = register_app(server.url, create_tenant(server.url)["tenantId"])
