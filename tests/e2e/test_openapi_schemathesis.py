@@ -13,13 +13,14 @@ from pathlib import Path
 
 ADMIN = "schema-admin-token-0123456789abcdefghijklmnop"
 SCHEMATHESIS = Path(sys.executable).with_name("schemathesis")
+CONFIG = Path(__file__).with_name("schemathesis.toml")
 
 
 def test_the_server_keeps_its_openapi_document_under_generated_requests(make_server, tmp_path):
     server = make_server(admin_token=ADMIN)
     result = subprocess.run(
         [
-            str(SCHEMATHESIS), "run", f"{server.url}/openapi.yaml",
+            str(SCHEMATHESIS), "--config-file", str(CONFIG), "run", f"{server.url}/openapi.yaml",
             "--header", f"Authorization: Bearer {ADMIN}",
             "--checks", "all",
             "--exclude-checks", "positive_data_acceptance",
